@@ -1,0 +1,250 @@
+"""Carry out a plan over the ports: topics, then ACLs, then replication, batched per cluster.
+
+Every change ends `applied`, `failed`, `skipped` (a change it depends on did not succeed) or
+`pending` (replication recorded; the runtime that runs it is not in this release). Ownership is
+recorded on the cluster right after each batch succeeds, so a killed apply loses nothing: the next
+plan sees what was done and finishes the job.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import socket
+import time
+from collections import defaultdict
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from mm2plan.kafka.port import ClusterAdmin, ClusterError, NewTopic, OpError
+from mm2plan.plan import Action, Change, Kind, Plan
+from mm2plan.state import AclBinding
+
+
+class Status(StrEnum):
+    APPLIED = "applied"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+    PENDING = "pending"
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeResult:
+    change: Change
+    status: Status
+    detail: str = ""
+
+
+@dataclass
+class ApplyReport:
+    results: list[ChangeResult] = field(default_factory=list)
+
+    def count(self, status: Status) -> int:
+        return sum(1 for r in self.results if r.status is status)
+
+    @property
+    def complete(self) -> bool:
+        return all(r.status in (Status.APPLIED, Status.PENDING) for r in self.results)
+
+
+Progress = Callable[[ChangeResult], None]
+
+
+class ApplyRefused(Exception):
+    """The plan cannot be applied as asked (destroys data without --allow-destroy, errors)."""
+
+    def __init__(self, message: str, hint: str) -> None:
+        super().__init__(message)
+        self.hint = hint
+
+
+def check_applicable(plan: Plan, allow_destroy: bool) -> None:
+    if plan.has_errors:
+        raise ApplyRefused("the plan has errors", "fix them and run plan again")
+    deletes = [c for c in plan.effective if c.action in (Action.DELETE, Action.REPLACE)
+               and c.kind in (Kind.TOPIC, Kind.INTERNAL_TOPIC)]
+    if deletes and not allow_destroy:
+        data = [c.address for c in deletes if c.destroys_data]
+        detail = f" ({len(data)} hold data: {', '.join(data[:3])})" if data else ""
+        raise ApplyRefused(f"the plan deletes {len(deletes)} topic(s){detail}",
+                           "re-run with --allow-destroy if losing them is intended")
+
+
+def lock_holder(command: str) -> dict[str, Any]:
+    return {"host": socket.gethostname(), "pid": os.getpid(), "user": getpass.getuser(),
+            "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "command": command}
+
+
+def ownership_record(change: Change) -> dict[str, Any] | None:
+    if change.action is Action.DELETE:
+        return None
+    rec: dict[str, Any] = {"kind": change.kind.value, "managed_by": "mm2plan"}
+    after = dict(change.after or {})
+    if change.kind in (Kind.TOPIC, Kind.INTERNAL_TOPIC):
+        rec["name"] = change.address.split('["', 1)[1].rsplit('"]', 1)[0]
+    elif change.kind is Kind.ACL:
+        rec["binding"] = after
+    else:
+        rec["settings"] = after
+        rec["state"] = "pending"
+    return rec
+
+
+class Applier:
+    def __init__(self, admins: Mapping[str, ClusterAdmin], parallelism: int = 4,
+                 progress: Progress | None = None) -> None:
+        self.admins = admins
+        self.parallelism = max(1, parallelism)
+        self.progress = progress or (lambda r: None)
+        self.report = ApplyReport()
+        self._status: dict[str, ChangeResult] = {}
+
+    def run(self, changes: Sequence[Change]) -> ApplyReport:
+        todo = [c for c in changes if c.action is not Action.NOOP]
+        for wave in _waves(todo):
+            self._run_wave(wave)
+        return self.report
+
+    def _finish(self, change: Change, status: Status, detail: str = "") -> None:
+        result = ChangeResult(change, status, detail)
+        self._status[change.address] = result
+        self.report.results.append(result)
+        self.progress(result)
+
+    def _blocked_by(self, change: Change) -> str:
+        for dep in change.depends_on:
+            r = self._status.get(dep)
+            if r is not None and r.status in (Status.FAILED, Status.SKIPPED):
+                return dep
+        return ""
+
+    def _run_wave(self, wave: list[Change]) -> None:
+        ready: dict[str, list[Change]] = defaultdict(list)
+        for c in wave:
+            cause = self._blocked_by(c)
+            if cause:
+                self._finish(c, Status.SKIPPED, f"depends on {cause}, which did not apply")
+            else:
+                ready[c.cluster].append(c)
+        with ThreadPoolExecutor(max_workers=self.parallelism) as pool:
+            outcomes = list(pool.map(lambda item: self._apply_cluster(*item), ready.items()))
+        for results in outcomes:
+            for change, status, detail in results:
+                self._finish(change, status, detail)
+
+    def _apply_cluster(self, alias: str, changes: list[Change]
+                       ) -> list[tuple[Change, Status, str]]:
+        """One cluster's share of a wave; runs in a worker thread, reports through its return."""
+        admin = self.admins[alias]
+        try:
+            errors = _execute(admin, changes)
+        except ClusterError as exc:
+            return [(c, Status.FAILED, str(exc)) for c in changes]
+        done = [c for c in changes if errors.get(c.address) is None]
+        records = {c.address: ownership_record(c) for c in done}
+        try:
+            if records:
+                admin.write_ownership(records)
+        except ClusterError as exc:
+            return [(c, Status.FAILED, f"applied, but ownership was not recorded: {exc}")
+                    for c in changes]
+        out = []
+        for c in changes:
+            err = errors.get(c.address)
+            if err is not None:
+                out.append((c, Status.FAILED, str(err)))
+            elif c.kind is Kind.REPLICATION and c.action is not Action.DELETE:
+                out.append((c, Status.PENDING, "recorded; no replication runtime in this "
+                            "release starts it yet"))
+            else:
+                out.append((c, Status.APPLIED, ""))
+        return out
+
+
+def _waves(changes: list[Change]) -> list[list[Change]]:
+    """Kinds in apply order, and within a kind, copies after their sources."""
+    by_addr = {c.address: c for c in changes}
+    depth: dict[str, int] = {}
+
+    def level(c: Change, seen: frozenset[str] = frozenset()) -> int:
+        if c.address in depth:
+            return depth[c.address]
+        deps = [by_addr[d] for d in c.depends_on if d in by_addr and d not in seen]
+        n = 1 + max((level(d, seen | {c.address}) for d in deps), default=-1)
+        depth[c.address] = n
+        return n
+
+    def stage(c: Change) -> int:
+        """Replication stops before anything it reads from is deleted."""
+        if c.kind is Kind.REPLICATION and c.action is Action.DELETE:
+            return -1
+        return c.kind.apply_order
+
+    groups: dict[tuple[int, int], list[Change]] = defaultdict(list)
+    for c in changes:
+        groups[(stage(c), level(c))].append(c)
+    return [groups[k] for k in sorted(groups)]
+
+
+def _topic_name(change: Change) -> str:
+    return change.address.split('["', 1)[1].rsplit('"]', 1)[0]
+
+
+def _execute(admin: ClusterAdmin, changes: list[Change]) -> dict[str, OpError | None]:
+    """Batches one cluster's changes into as few admin requests as possible."""
+    errors: dict[str, OpError | None] = {}
+    topics = [c for c in changes if c.kind in (Kind.TOPIC, Kind.INTERNAL_TOPIC)]
+    creates = [c for c in topics if c.action is Action.CREATE]
+    if creates:
+        res = admin.create_topics([_new_topic(c) for c in creates])
+        errors.update({c.address: res.get(_topic_name(c)) for c in creates})
+    grow = {_topic_name(c): int((c.after or {})["partitions"]) for c in topics
+            if c.action in (Action.UPDATE, Action.ADOPT) and c.before and c.after
+            and c.after["partitions"] > c.before["partitions"]}
+    if grow:
+        res = admin.create_partitions(grow)
+        errors.update({c.address: res.get(_topic_name(c)) for c in topics
+                       if _topic_name(c) in grow})
+    alter = {_topic_name(c): _config_delta(c) for c in topics
+             if c.action in (Action.UPDATE, Action.ADOPT) and errors.get(c.address) is None}
+    alter = {k: v for k, v in alter.items() if v}
+    if alter:
+        res = admin.alter_topic_configs(alter)
+        errors.update({c.address: res.get(_topic_name(c)) for c in topics
+                       if _topic_name(c) in alter and res.get(_topic_name(c)) is not None})
+    deletes = [c for c in topics if c.action is Action.DELETE]
+    if deletes:
+        res = admin.delete_topics([_topic_name(c) for c in deletes])
+        errors.update({c.address: res.get(_topic_name(c)) for c in deletes})
+    acls = [c for c in changes if c.kind is Kind.ACL]
+    _acl_batch(admin, [c for c in acls if c.action is Action.CREATE], errors, create=True)
+    _acl_batch(admin, [c for c in acls if c.action is Action.DELETE], errors, create=False)
+    return errors
+
+
+def _acl_batch(admin: ClusterAdmin, changes: list[Change], errors: dict[str, OpError | None],
+               create: bool) -> None:
+    if not changes:
+        return
+    bindings = {c.address: AclBinding.from_json(c.after if create else c.before or {})
+                for c in changes}
+    res = (admin.create_acls if create else admin.delete_acls)(list(bindings.values()))
+    errors.update({addr: res.get(b) for addr, b in bindings.items()})
+
+
+def _new_topic(c: Change) -> NewTopic:
+    after = c.after or {}
+    return NewTopic(_topic_name(c), int(after.get("partitions") or -1),
+                    int(after.get("replication_factor") or -1), dict(after.get("config") or {}))
+
+
+def _config_delta(c: Change) -> dict[str, str | None]:
+    before = dict((c.before or {}).get("config") or {})
+    after = dict((c.after or {}).get("config") or {})
+    delta: dict[str, str | None] = {k: v for k, v in after.items() if before.get(k) != v}
+    delta.update({k: None for k in before if k not in after})
+    return delta

@@ -1,0 +1,272 @@
+"""Desired state: what each cluster should hold, derived from the topology and the live sources.
+
+Pure: the live state is an input (it tells the source's partition counts and configs, and which
+undeclared topics match a flow's patterns), never something this module fetches.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from mm2plan.filters import group_filter
+from mm2plan.graph import Placement, TopologyGraph
+from mm2plan.kafka.port import STATE_TOPIC
+from mm2plan.model import Cluster, Flow, Topology, TopicSpec
+from mm2plan.naming import ReplicationPolicy
+from mm2plan.state import ALLOW, LITERAL, PREFIXED, AclBinding, LiveState
+
+# MM2's DefaultConfigPropertyFilter: topic configs it never copies to remote topics.
+MM2_CONFIG_EXCLUDE = re.compile(
+    r"follower\.replication\.throttled\.replicas|leader\.replication\.throttled\.replicas|"
+    r"message\.timestamp\.difference\.max\.ms|message\.timestamp\.type|"
+    r"unclean\.leader\.election\.enable|min\.insync\.replicas")
+
+COMPACT = {"cleanup.policy": "compact"}
+KAFKA_INTERNAL = ("__consumer_offsets", "__transaction_state", "__share_group_state",
+                  "__cluster_metadata")
+
+
+@dataclass(frozen=True, slots=True)
+class DesiredTopic:
+    cluster: str
+    name: str
+    partitions: int | None
+    """None: whatever the topic has (a declared topic without a count); -1 creates at the
+    broker default."""
+    replication_factor: int
+    config: Mapping[str, str]
+    role: str
+    """local | remote | internal"""
+    origin: str = ""
+    """For remote topics: `dc1:orders` (the source cluster and topic name)."""
+    depends_on: tuple[tuple[str, str], ...] = ()
+    """(cluster, topic) this copy is made from."""
+    exact_config: bool = True
+    """Remote topics follow the source's config; internal topics only pin cleanup.policy."""
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"partitions": self.partitions,
+                               "replication_factor": self.replication_factor,
+                               "config": dict(sorted(self.config.items())), "role": self.role}
+        if self.origin:
+            out["origin"] = self.origin
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class DesiredReplication:
+    flow: Flow
+    settings: Mapping[str, Any]
+
+
+@dataclass
+class DesiredState:
+    topics: dict[str, dict[str, DesiredTopic]] = field(default_factory=lambda: defaultdict(dict))
+    acls: dict[str, set[AclBinding]] = field(default_factory=lambda: defaultdict(set))
+    replications: list[DesiredReplication] = field(default_factory=list)
+    graph: TopologyGraph | None = None
+
+
+def is_kafka_internal(name: str) -> bool:
+    return name in KAFKA_INTERNAL or name.startswith("__mm2plan")
+
+
+def discovered_topics(topology: Topology, policy: ReplicationPolicy, live: LiveState,
+                      first_pass: TopologyGraph) -> dict[str, list[str]]:
+    """Live topics no cluster declares that flows would replicate: MM2 copies whatever matches,
+    declared or not, so the plan must too. Copies made by replication are not origins."""
+    out: dict[str, list[str]] = defaultdict(list)
+    for alias, cluster in live.clusters.items():
+        if alias not in topology.clusters:
+            continue
+        held = set(first_pass.topics_on(alias))
+        for name in cluster.topics:
+            if name in held or is_kafka_internal(name) or policy.is_internal_topic(name):
+                continue
+            if policy.topic_source(name) in topology.clusters:
+                continue  # a remote copy (default naming says so)
+            out[alias].append(name)
+    return out
+
+
+def with_discovered(topology: Topology, discovered: Mapping[str, Iterable[str]]) -> Topology:
+    clusters = dict(topology.clusters)
+    for alias, names in discovered.items():
+        c = clusters[alias]
+        extra = tuple(TopicSpec(n) for n in sorted(names))
+        clusters[alias] = replace(c, topics=c.topics + extra)
+    return replace(topology, clusters=clusters)
+
+
+def build_desired(topology: Topology, live: LiveState) -> DesiredState:
+    first = TopologyGraph(topology)
+    discovered = discovered_topics(topology, first.policy, live, first)
+    graph = TopologyGraph(with_discovered(topology, discovered)) if discovered else first
+    declared = {alias: {t.name for t in c.topics} for alias, c in topology.clusters.items()}
+    state = DesiredState(graph=graph)
+    rf = topology.defaults.replication_factor
+    # BFS order of placements means a copy's source is always decided before the copy.
+    for p in sorted(graph.placements(), key=lambda p: len(p.hops)):
+        if p.cluster in state.topics and p.topic in state.topics[p.cluster]:
+            continue
+        cluster = graph.topology.clusters[p.cluster]
+        if not p.is_remote:
+            if p.topic not in declared.get(p.cluster, set()):
+                continue  # discovered: exists live, not managed, only replicated from
+            spec = next(t for t in cluster.topics if t.name == p.topic)
+            state.topics[p.cluster][p.topic] = DesiredTopic(
+                p.cluster, p.topic, spec.partitions,
+                spec.replication_factor if spec.replication_factor is not None else rf,
+                dict(spec.config), "local")
+        else:
+            state.topics[p.cluster][p.topic] = _remote_topic(p, graph, state, live, rf)
+    for flow in graph.usable_flows():
+        _internal_topics(state, topology, graph.policy, flow, rf)
+        state.replications.append(DesiredReplication(flow, replication_settings(topology, flow)))
+    for alias in topology.clusters:
+        state.topics[alias][STATE_TOPIC] = DesiredTopic(alias, STATE_TOPIC, 1, rf, COMPACT,
+                                                        "internal", exact_config=False)
+    _acls(state, topology, graph)
+    return state
+
+
+def _source_shape(cluster: str, topic: str, state: DesiredState, live: LiveState
+                  ) -> tuple[int | None, Mapping[str, str]]:
+    """Partitions and configs of a copy's source: the larger of declared and live counts (a
+    source that grew must grow its copies), and its live configs when it exists."""
+    desired = state.topics.get(cluster, {}).get(topic)
+    lc = live.clusters.get(cluster)
+    lt = lc.topics.get(topic) if lc else None
+    counts = [n for n in (desired.partitions if desired else None,
+                          lt.partitions if lt else None) if n is not None and n > 0]
+    config = dict(lt.config) if lt else dict(desired.config) if desired else {}
+    if desired and lt:
+        config.update(desired.config)
+    return (max(counts) if counts else None), config
+
+
+def _remote_topic(p: Placement, graph: TopologyGraph, state: DesiredState, live: LiveState,
+                  rf: int) -> DesiredTopic:
+    assert p.source_cluster is not None and p.source_topic is not None
+    flow = next(f for f in graph.usable_flows() if f.index == p.flow_index)
+    partitions, config = _source_shape(p.source_cluster, p.source_topic, state, live)
+    synced = ({k: v for k, v in config.items() if not MM2_CONFIG_EXCLUDE.fullmatch(k)}
+              if flow.sync_topic_configs else {})
+    return DesiredTopic(p.cluster, p.topic, partitions if partitions is not None else -1, rf,
+                        synced, "remote", f"{p.source_cluster}:{p.source_topic}",
+                        ((p.source_cluster, p.source_topic),),
+                        exact_config=flow.sync_topic_configs)
+
+
+def _internal_topics(state: DesiredState, topology: Topology, policy: ReplicationPolicy,
+                     flow: Flow, rf: int) -> None:
+    """The topics MM2's connectors use for a flow, each where MM2 creates it: heartbeats and
+    checkpoints on the target, offset-syncs on the source (offset-syncs.topic.location=source)."""
+    wanted = [(flow.source, policy.offset_syncs_topic(flow.target))]
+    if flow.emit_heartbeats:
+        wanted.append((flow.target, policy.heartbeats_topic()))
+    if flow.emit_checkpoints:
+        wanted.append((flow.target, policy.checkpoints_topic(flow.source)))
+    for where, name in wanted:
+        if name not in state.topics[where]:
+            state.topics[where][name] = DesiredTopic(where, name, 1, rf, COMPACT, "internal",
+                                                     exact_config=False)
+
+
+def replication_settings(topology: Topology, flow: Flow) -> dict[str, Any]:
+    """The effective MM2 settings of a flow: what a runtime or connector is launched with."""
+    return {
+        "source": flow.source, "target": flow.target,
+        "engine": topology.runtime.engine,
+        "replication.policy": topology.defaults.replication_policy,
+        "replication.policy.separator": topology.defaults.separator,
+        "topics": list(flow.topics), "topics.exclude": list(flow.topics_exclude),
+        "groups": list(flow.groups), "groups.exclude": list(flow.groups_exclude),
+        "sync.group.offsets.enabled": flow.sync_group_offsets,
+        "sync.topic.configs.enabled": flow.sync_topic_configs,
+        "emit.heartbeats.enabled": flow.emit_heartbeats,
+        "emit.checkpoints.enabled": flow.emit_checkpoints,
+    }
+
+
+def _allow(principal: str, ops: Iterable[str], rtype: str, name: str,
+           pattern: str = LITERAL) -> set[AclBinding]:
+    return {AclBinding(principal, op, rtype, name, pattern, ALLOW) for op in ops}
+
+
+def _acls(state: DesiredState, topology: Topology, graph: TopologyGraph) -> None:
+    names_by_origin: dict[str, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
+    held: dict[str, set[str]] = defaultdict(set)
+    for p in graph.placements():
+        names_by_origin[p.cluster][p.origin_topic].add(p.topic)
+        held[p.cluster].add(p.topic)
+    for app in topology.apps:
+        for i, alias in enumerate(app.clusters):
+            if alias not in topology.clusters:
+                continue
+            acls = state.acls[alias]
+            for topic in app.consumes:
+                names = set(names_by_origin[alias].get(topic, set()))
+                if topic in held[alias]:
+                    names.add(topic)
+                for name in names:
+                    acls |= _allow(app.principal, ("READ", "DESCRIBE"), "TOPIC", name)
+            for topic in app.produces:
+                if i == 0 or topic in held[alias]:
+                    acls |= _allow(app.principal, ("WRITE", "DESCRIBE"), "TOPIC", topic)
+            for group in app.groups:
+                acls |= _allow(app.principal, ("READ", "DESCRIBE"), "GROUP", group)
+    _replicator_acls(state, topology, graph)
+
+
+def _replicator_acls(state: DesiredState, topology: Topology, graph: TopologyGraph) -> None:
+    """Exactly what MM2's connectors do on each side, for clusters that name the principal."""
+    policy = graph.policy
+    prefixed_names = topology.defaults.replication_policy == "default"
+    for flow in graph.usable_flows():
+        src: Cluster = topology.clusters[flow.source]
+        dst: Cluster = topology.clusters[flow.target]
+        if src.replicator_principal:
+            who, acls = src.replicator_principal, state.acls[flow.source]
+            for name in _copied_from(graph, flow):
+                acls |= _allow(who, ("READ", "DESCRIBE", "DESCRIBE_CONFIGS"), "TOPIC", name)
+            acls |= _allow(who, ("READ", "WRITE", "DESCRIBE"), "TOPIC",
+                           policy.offset_syncs_topic(flow.target))
+            acls |= _allow(who, ("DESCRIBE",), "CLUSTER", "kafka-cluster")
+            if flow.emit_checkpoints:
+                for group in _synced_groups(topology, flow, flow.source):
+                    acls |= _allow(who, ("DESCRIBE",), "GROUP", group)
+        if dst.replicator_principal:
+            who, acls = dst.replicator_principal, state.acls[flow.target]
+            ops = ("CREATE", "WRITE", "DESCRIBE", "DESCRIBE_CONFIGS", "ALTER_CONFIGS")
+            if prefixed_names:
+                prefix = policy.format_remote_topic(flow.source, "")
+                acls |= _allow(who, ops, "TOPIC", prefix, PREFIXED)
+            else:
+                for name in _copies_made(graph, flow):
+                    acls |= _allow(who, ops, "TOPIC", name)
+            for name in (policy.heartbeats_topic(), policy.checkpoints_topic(flow.source)):
+                acls |= _allow(who, ("CREATE", "READ", "WRITE", "DESCRIBE"), "TOPIC", name)
+            if flow.sync_group_offsets:
+                for group in _synced_groups(topology, flow, flow.target):
+                    acls |= _allow(who, ("READ", "DESCRIBE"), "GROUP", group)
+
+
+def _copied_from(graph: TopologyGraph, flow: Flow) -> set[str]:
+    return {p.source_topic for p in graph.placements()
+            if p.flow_index == flow.index and p.source_topic is not None}
+
+
+def _copies_made(graph: TopologyGraph, flow: Flow) -> set[str]:
+    return {p.topic for p in graph.placements() if p.flow_index == flow.index}
+
+
+def _synced_groups(topology: Topology, flow: Flow, cluster: str) -> set[str]:
+    """Groups of the topology's apps on `cluster` that this flow checkpoints."""
+    gf = group_filter(flow)
+    return {g for app in topology.apps if cluster in app.clusters
+            for g in app.groups if gf.matches(g)}

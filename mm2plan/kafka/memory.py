@@ -1,0 +1,170 @@
+"""An in-memory `ClusterAdmin`: the planner's and applier's tests run against it, and golden
+cases load their recorded live state into it. It follows Kafka's rules where the core relies on
+them (no partition decrease, TOPIC_ALREADY_EXISTS, an atomic lock) and can be told to fail."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from mm2plan.kafka.port import (
+    LOCK_TOPIC,
+    STATE_TOPIC,
+    AclResults,
+    ClusterError,
+    LockHeld,
+    NewTopic,
+    OpError,
+    Results,
+)
+from mm2plan.state import AclBinding, LiveCluster, LiveTopic
+
+
+@dataclass
+class MemoryCluster:
+    alias: str
+    topics: dict[str, LiveTopic] = field(default_factory=dict)
+    acls: set[AclBinding] | None = field(default_factory=set)
+    owned: dict[str, dict[str, Any]] = field(default_factory=dict)
+    lock: dict[str, Any] | None = None
+    fail_topics: set[str] = field(default_factory=set)
+    """Topic names whose create/alter fails with POLICY_VIOLATION (fault injection)."""
+    unreachable: bool = False
+
+    @classmethod
+    def from_live(cls, live: LiveCluster) -> MemoryCluster:
+        return cls(live.alias, dict(live.topics),
+                   None if live.acls is None else set(live.acls),
+                   {k: dict(v) for k, v in live.owned.items()})
+
+
+class MemoryAdmin:
+    def __init__(self, cluster: MemoryCluster) -> None:
+        self.cluster = cluster
+        self.alias = cluster.alias
+        self._holds_lock = False
+
+    def _check(self) -> MemoryCluster:
+        if self.cluster.unreachable:
+            raise ClusterError(self.alias, "cannot reach bootstrap servers",
+                               "check bootstrap_servers and that the cluster is up")
+        return self.cluster
+
+    def read_state(self) -> LiveCluster:
+        c = self._check()
+        topics = {n: t for n, t in c.topics.items() if n != LOCK_TOPIC}
+        return LiveCluster(c.alias, dict(topics), None if c.acls is None else frozenset(c.acls),
+                           {k: dict(v) for k, v in c.owned.items()})
+
+    def _fails(self, name: str) -> OpError | None:
+        if name in self.cluster.fail_topics:
+            return OpError("POLICY_VIOLATION", f"injected failure for {name}")
+        return None
+
+    def create_topics(self, topics: Sequence[NewTopic]) -> Results:
+        c = self._check()
+        out: dict[str, OpError | None] = {}
+        for t in topics:
+            if (err := self._fails(t.name)) is not None:
+                out[t.name] = err
+            elif t.name in c.topics:
+                out[t.name] = OpError("TOPIC_ALREADY_EXISTS", f"Topic '{t.name}' already exists.")
+            else:
+                c.topics[t.name] = LiveTopic(t.name, t.partitions if t.partitions > 0 else 1,
+                                             t.replication_factor if t.replication_factor > 0
+                                             else 1, dict(t.config), False)
+                out[t.name] = None
+        return out
+
+    def create_partitions(self, counts: Mapping[str, int]) -> Results:
+        c = self._check()
+        out: dict[str, OpError | None] = {}
+        for name, n in counts.items():
+            t = c.topics.get(name)
+            if (err := self._fails(name)) is not None:
+                out[name] = err
+            elif t is None:
+                out[name] = OpError("UNKNOWN_TOPIC_OR_PART", f"no topic {name}")
+            elif n <= t.partitions:
+                out[name] = OpError("INVALID_PARTITIONS",
+                                    f"Topic currently has {t.partitions} partitions, which is "
+                                    f"higher than the requested {n}.")
+            else:
+                c.topics[name] = replace(t, partitions=n)
+                out[name] = None
+        return out
+
+    def alter_topic_configs(self, changes: Mapping[str, Mapping[str, str | None]]) -> Results:
+        c = self._check()
+        out: dict[str, OpError | None] = {}
+        for name, delta in changes.items():
+            t = c.topics.get(name)
+            if (err := self._fails(name)) is not None:
+                out[name] = err
+                continue
+            if t is None:
+                out[name] = OpError("UNKNOWN_TOPIC_OR_PART", f"no topic {name}")
+                continue
+            config = dict(t.config)
+            for k, v in delta.items():
+                if v is None:
+                    config.pop(k, None)
+                else:
+                    config[k] = v
+            c.topics[name] = replace(t, config=config)
+            out[name] = None
+        return out
+
+    def delete_topics(self, names: Sequence[str]) -> Results:
+        c = self._check()
+        out: dict[str, OpError | None] = {}
+        for n in names:
+            if n in c.topics:
+                del c.topics[n]
+                out[n] = None
+            else:
+                out[n] = OpError("UNKNOWN_TOPIC_OR_PART", f"no topic {n}")
+        return out
+
+    def _acls(self) -> set[AclBinding]:
+        c = self._check()
+        if c.acls is None:
+            raise ClusterError(self.alias, "no authorizer is configured",
+                               "enable authorizer.class.name on the brokers")
+        return c.acls
+
+    def create_acls(self, bindings: Sequence[AclBinding]) -> AclResults:
+        acls = self._acls()
+        acls.update(bindings)
+        return dict.fromkeys(bindings)
+
+    def delete_acls(self, bindings: Sequence[AclBinding]) -> AclResults:
+        acls = self._acls()
+        acls.difference_update(bindings)
+        return dict.fromkeys(bindings)
+
+    def write_ownership(self, records: Mapping[str, Mapping[str, Any] | None]) -> None:
+        c = self._check()
+        if STATE_TOPIC not in c.topics:
+            c.topics[STATE_TOPIC] = LiveTopic(STATE_TOPIC, 1, 1, {"cleanup.policy": "compact"})
+        for addr, rec in records.items():
+            if rec is None:
+                c.owned.pop(addr, None)
+            else:
+                c.owned[addr] = dict(rec)
+
+    def acquire_lock(self, holder: Mapping[str, Any], force: bool = False) -> None:
+        c = self._check()
+        if c.lock is not None and not force:
+            raise LockHeld(self.alias, c.lock)
+        c.lock = dict(holder)
+        self._holds_lock = True
+
+    def release_lock(self) -> None:
+        if self._holds_lock:
+            self.cluster.lock = None
+            self._holds_lock = False
+
+    def close(self) -> None:
+        """Nothing to release."""

@@ -1,0 +1,272 @@
+"""Topology file -> `Topology` + diagnostics, with a source position for every node.
+
+The loader never raises for bad input: it reports every problem it can find in one pass (YAML,
+schema, unknown keys with "did you mean") and still builds as much of the model as is sound, so
+semantic checks can run on the rest.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from jsonschema import ValidationError
+
+from mm2plan.diagnostics import Diagnostic, Diagnostics, SourceRange, error
+from mm2plan.model import (
+    MM2_DEFAULT_GROUPS,
+    MM2_DEFAULT_GROUPS_EXCLUDE,
+    MM2_DEFAULT_TOPICS,
+    MM2_DEFAULT_TOPICS_EXCLUDE,
+    App,
+    Cluster,
+    Defaults,
+    Flow,
+    Runtime,
+    Slo,
+    Topology,
+    TopicSpec,
+    config_value,
+)
+from mm2plan.schema import subschema_properties, topology_validator
+from mm2plan.yamlmarks import join_path, load_yaml
+
+SUPPORTED_VERSIONS = (1,)
+MAX_FILE_BYTES = 64 * 1024 * 1024
+DEFAULT_FILE = "mm2plan.yaml"
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    topology: Topology | None
+    diagnostics: Diagnostics
+
+
+def load_file(path: str | Path) -> LoadResult:
+    p = Path(path)
+    name = str(path)
+    try:
+        size = p.stat().st_size
+        if size > MAX_FILE_BYTES:
+            return _fail(name, "yaml-syntax", f"file is {size // (1024 * 1024)} MiB; the limit is "
+                         f"{MAX_FILE_BYTES // (1024 * 1024)} MiB", "is this really a topology?")
+        data = p.read_bytes()
+    except FileNotFoundError:
+        return _fail(name, "file-not-found", f"no such file: {name}",
+                     f"pass the topology path, or create {DEFAULT_FILE} here")
+    except IsADirectoryError:
+        return _fail(name, "file-not-found", f"{name} is a directory",
+                     f"pass a topology file, e.g. {Path(name) / DEFAULT_FILE}")
+    except OSError as exc:
+        return _fail(name, "file-not-found", f"cannot read {name}: {exc.strerror}", "")
+    return load_bytes(data, name)
+
+
+def load_bytes(data: bytes, file: str = "<stdin>") -> LoadResult:
+    if b"\x00" in data[:8192]:
+        return _fail(file, "yaml-syntax", "file is binary, not YAML", "pass a YAML topology file")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        return _fail(file, "yaml-syntax", f"file is not UTF-8 text (byte {exc.start})",
+                     "save the file as UTF-8")
+    return load_text(text, file)
+
+
+def load_text(text: str, file: str = "<memory>") -> LoadResult:
+    loaded = load_yaml(text, file)
+    diags = Diagnostics(loaded.diagnostics)
+    if diags.has_errors() and loaded.value is None:
+        return LoadResult(None, diags)
+    doc = loaded.value
+    marks = loaded.marks
+    if doc is None:
+        diags.append(error("schema", "the file is empty",
+                           "start with 'version: 1' and a 'clusters:' mapping",
+                           source=SourceRange(file, 1, 1)))
+        return LoadResult(None, diags)
+    if not isinstance(doc, dict):
+        diags.append(error("schema", f"the top level must be a mapping, not {_kind(doc)}",
+                           "start with 'version: 1' and a 'clusters:' mapping",
+                           source=marks.get("")))
+        return LoadResult(None, diags)
+    version = doc.get("version")
+    if "version" in doc and version not in SUPPORTED_VERSIONS:
+        diags.append(error("unsupported-version", f"topology version {version!r} is not supported",
+                           "this mm2plan reads 'version: 1'; upgrade mm2plan for newer files",
+                           source=marks.get("version"), path="version"))
+        return LoadResult(None, diags)
+    diags.extend(_schema_diagnostics(doc, marks))
+    return LoadResult(_build(doc, file, marks), diags)
+
+
+def _fail(file: str, code: str, message: str, hint: str) -> LoadResult:
+    return LoadResult(None, Diagnostics([error(code, message, hint,
+                                               source=SourceRange(file, 1, 1))]))
+
+
+def _kind(value: Any) -> str:
+    return {list: "a list", str: "a string", int: "a number", float: "a number",
+            bool: "a boolean"}.get(type(value), type(value).__name__)
+
+
+def _schema_diagnostics(doc: dict[str, Any], marks: Mapping[str, SourceRange]
+                        ) -> list[Diagnostic]:
+    out: list[Diagnostic] = []
+    for err in topology_validator().iter_errors(doc):
+        out.extend(_from_validation_error(err, marks))
+    return out
+
+
+def _path_of(parts: Any) -> str:
+    path = ""
+    for part in parts:
+        path = join_path(path, part)
+    return path
+
+
+def _from_validation_error(err: ValidationError, marks: Mapping[str, SourceRange]
+                           ) -> list[Diagnostic]:
+    path = _path_of(err.absolute_path)
+    where = path or "top level"
+    src = marks.get(path) or marks.get("")
+    if err.validator == "additionalProperties" and isinstance(err.instance, dict):
+        allowed = subschema_properties(err.schema)
+        out = []
+        for key in err.instance:
+            if key in allowed:
+                continue
+            close = difflib.get_close_matches(str(key), allowed, n=1, cutoff=0.6)
+            hint = (f"did you mean '{close[0]}'?" if close
+                    else f"allowed keys here: {', '.join(allowed)}")
+            kpath = join_path(path, str(key))
+            out.append(error("unknown-key", f"unknown key '{key}' in {where}", hint,
+                             source=marks.get(kpath, src), path=kpath))
+        return out
+    if err.validator == "required":
+        missing = str(err.message).split("'")[1] if "'" in err.message else err.message
+        return [error("schema", f"{where}: missing required key '{missing}'",
+                      f"add '{missing}:' here", source=src, path=path)]
+    if err.validator == "propertyNames":
+        bad = err.instance
+        return [error("schema", f"{where}: invalid name {bad!r}",
+                      "cluster aliases use letters, digits, '.', '_' and '-'",
+                      source=marks.get(join_path(path, str(bad)), src), path=path)]
+    if err.validator == "enum":
+        choices = ", ".join(repr(c) for c in err.validator_value)
+        return [error("schema", f"{where}: {err.instance!r} is not one of {choices}",
+                      f"use one of {choices}", source=src, path=path)]
+    if err.validator == "type":
+        expected = err.validator_value
+        exp = " or ".join(expected) if isinstance(expected, list) else expected
+        return [error("schema", f"{where}: expected {exp}, got {_kind(err.instance)}",
+                      "", source=src, path=path)]
+    return [error("schema", f"{where}: {err.message}", "", source=src, path=path)]
+
+
+# --- building the model, defensively: schema errors are already reported -----------------------
+
+
+def _str_tuple(value: Any, default: tuple[str, ...] = ()) -> tuple[str, ...]:
+    if value is None:
+        return default
+    if isinstance(value, list):
+        return tuple(str(v) for v in value if isinstance(v, (str, int, float)))
+    return default
+
+
+def _bool(value: Any, default: bool) -> bool:
+    return value if isinstance(value, bool) else default
+
+
+def _int(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _config_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _mapping(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _build(doc: dict[str, Any], file: str, marks: dict[str, SourceRange]) -> Topology:
+    d = _mapping(doc.get("defaults"))
+    defaults = Defaults(
+        replication_policy=d.get("replication_policy") if d.get("replication_policy") in
+        ("default", "identity") else "default",
+        separator=d["separator"] if isinstance(d.get("separator"), str) and d["separator"]
+        else ".",
+        replication_factor=_int(d.get("replication_factor")) or 3,
+        sync_group_offsets=_bool(d.get("sync_group_offsets"), True),
+        sync_topic_configs=_bool(d.get("sync_topic_configs"), True),
+    )
+    clusters: dict[str, Cluster] = {}
+    for alias, c in _mapping(doc.get("clusters")).items():
+        c = _mapping(c)
+        topics = tuple(
+            TopicSpec(
+                name=str(name),
+                partitions=_int(_mapping(spec).get("partitions")),
+                replication_factor=_int(_mapping(spec).get("replication_factor")),
+                config={str(k): _config_text(v)
+                        for k, v in _mapping(_mapping(spec).get("config")).items()},
+            )
+            for name, spec in _mapping(c.get("topics")).items()
+        )
+        principal = c.get("replicator_principal")
+        clusters[str(alias)] = Cluster(
+            alias=str(alias),
+            bootstrap_servers=str(c.get("bootstrap_servers", "")),
+            config={str(k): config_value(str(k), _config_text(v))
+                    for k, v in _mapping(c.get("config")).items()},
+            replicator_principal=principal if isinstance(principal, str) else None,
+            topics=topics,
+        )
+    flows = []
+    raw_flows = doc.get("flows")
+    for i, f in enumerate(raw_flows if isinstance(raw_flows, list) else []):
+        if not isinstance(f, dict) or not isinstance(f.get("source"), str) \
+                or not isinstance(f.get("target"), str):
+            continue
+        flows.append(Flow(
+            source=f["source"], target=f["target"],
+            topics=_str_tuple(f.get("topics"), MM2_DEFAULT_TOPICS),
+            topics_exclude=_str_tuple(f.get("topics_exclude"), MM2_DEFAULT_TOPICS_EXCLUDE),
+            groups=_str_tuple(f.get("groups"), MM2_DEFAULT_GROUPS),
+            groups_exclude=_str_tuple(f.get("groups_exclude"), MM2_DEFAULT_GROUPS_EXCLUDE),
+            enabled=_bool(f.get("enabled"), True),
+            sync_group_offsets=_bool(f.get("sync_group_offsets"), defaults.sync_group_offsets),
+            sync_topic_configs=_bool(f.get("sync_topic_configs"), defaults.sync_topic_configs),
+            emit_heartbeats=_bool(f.get("emit_heartbeats"), True),
+            emit_checkpoints=_bool(f.get("emit_checkpoints"), True),
+            index=i,
+        ))
+    apps = []
+    for name, a in _mapping(doc.get("apps")).items():
+        a = _mapping(a)
+        if not isinstance(a.get("principal"), str):
+            continue
+        apps.append(App(
+            name=str(name), principal=a["principal"], clusters=_str_tuple(a.get("clusters")),
+            consumes=_str_tuple(a.get("consumes")), produces=_str_tuple(a.get("produces")),
+            groups=_str_tuple(a.get("groups")),
+        ))
+    r = _mapping(doc.get("runtime"))
+    url = _mapping(r.get("connect")).get("url")
+    runtime = Runtime(engine=r.get("engine") if r.get("engine") in ("bundled", "connect")
+                      else "bundled",
+                      connect_url=url if isinstance(url, str) else Runtime().connect_url)
+    s = _mapping(doc.get("slo"))
+    lag_s = s.get("max_lag_seconds")
+    slo = Slo(max_lag_records=_int(s.get("max_lag_records")) or Slo().max_lag_records,
+              max_lag_seconds=float(lag_s) if isinstance(lag_s, (int, float))
+              and not isinstance(lag_s, bool) else Slo().max_lag_seconds)
+    return Topology(version=1, clusters=clusters, flows=tuple(flows), apps=tuple(apps),
+                    defaults=defaults, runtime=runtime, slo=slo, file=file, marks=marks)

@@ -1,0 +1,207 @@
+"""The topology model: frozen values the loader builds and every other part reads.
+
+Nothing here talks to Kafka or to the terminal. Secrets are a type of their own so that no code
+path can print, plan or fingerprint one by accident.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from mm2plan.diagnostics import SourceRange
+
+# MM2's own defaults (MirrorSourceConfig / MirrorCheckpointConfig, Kafka 4.x): used when a flow
+# leaves `topics_exclude` / `groups_exclude` out, so a flow means what the same MM2 config means.
+MM2_DEFAULT_TOPICS = (".*",)
+MM2_DEFAULT_TOPICS_EXCLUDE = (r".*[\-\.]internal", r".*\.replica", "__.*")
+MM2_DEFAULT_GROUPS = (".*",)
+MM2_DEFAULT_GROUPS_EXCLUDE = ("console-consumer-.*", "connect-.*", "__.*")
+
+_REFERENCE = re.compile(r"\$\{(env|file):([^}]*)\}")
+_SENSITIVE_KEY = re.compile(r"(password|secret|jaas|token|credential|api\.?key|private\.key|"
+                            r"user\.info|\.key$)", re.IGNORECASE)
+
+
+def is_sensitive_key(key: str) -> bool:
+    """Kafka marks these config types PASSWORD; librdkafka's equivalents follow the same words."""
+    return bool(_SENSITIVE_KEY.search(key))
+
+
+def has_reference(value: str) -> bool:
+    return bool(_REFERENCE.search(value))
+
+
+class SecretResolutionError(Exception):
+    """A `${env:..}`/`${file:..}` reference could not be resolved at connection time."""
+
+
+@dataclass(frozen=True, slots=True)
+class Secret:
+    """A config value that must never be shown: a literal under a sensitive key, or a reference.
+
+    `repr`/`str` print ``(sensitive)``; only `resolve()` gives the value, and only adapters that
+    open connections call it.
+    """
+
+    raw: str = field(repr=False)
+
+    def __repr__(self) -> str:
+        return "(sensitive)"
+
+    __str__ = __repr__
+
+    @property
+    def is_reference(self) -> bool:
+        return has_reference(self.raw)
+
+    def resolve(self, environ: Mapping[str, str] | None = None) -> str:
+        env = os.environ if environ is None else environ
+
+        def substitute(m: re.Match[str]) -> str:
+            kind, arg = m.group(1), m.group(2)
+            if kind == "env":
+                if arg not in env:
+                    raise SecretResolutionError(f"environment variable {arg} is not set")
+                return env[arg]
+            return _read_file_reference(arg)
+
+        return _REFERENCE.sub(substitute, self.raw)
+
+
+def _read_file_reference(arg: str) -> str:
+    """`${file:/path}` is the whole file; `${file:/path:key}` a key of a properties file (Kafka's
+    FileConfigProvider form)."""
+    path, _, key = arg.partition(":") if not Path(arg).exists() else (arg, "", "")
+    try:
+        text = Path(path).read_text()
+    except OSError as exc:
+        raise SecretResolutionError(f"cannot read secret file {path}: {exc.strerror}") from None
+    if not key:
+        return text.strip()
+    for line in text.splitlines():
+        k, sep, v = line.partition("=")
+        if sep and k.strip() == key:
+            return v.strip()
+    raise SecretResolutionError(f"key {key} not found in secret file {path}")
+
+
+ConfigValue = str | Secret
+
+
+def config_value(key: str, value: str) -> ConfigValue:
+    return Secret(value) if is_sensitive_key(key) or has_reference(value) else value
+
+
+def reveal(config: Mapping[str, ConfigValue], environ: Mapping[str, str] | None = None,
+           ) -> dict[str, str]:
+    """Client properties with secrets resolved: for adapters opening a connection, nothing else."""
+    return {k: v.resolve(environ) if isinstance(v, Secret) else v for k, v in config.items()}
+
+
+@dataclass(frozen=True, slots=True)
+class TopicSpec:
+    name: str
+    partitions: int | None = None
+    replication_factor: int | None = None
+    config: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Cluster:
+    alias: str
+    bootstrap_servers: str
+    config: Mapping[str, ConfigValue] = field(default_factory=dict)
+    replicator_principal: str | None = None
+    topics: tuple[TopicSpec, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Flow:
+    source: str
+    target: str
+    topics: tuple[str, ...] = MM2_DEFAULT_TOPICS
+    topics_exclude: tuple[str, ...] = MM2_DEFAULT_TOPICS_EXCLUDE
+    groups: tuple[str, ...] = MM2_DEFAULT_GROUPS
+    groups_exclude: tuple[str, ...] = MM2_DEFAULT_GROUPS_EXCLUDE
+    enabled: bool = True
+    sync_group_offsets: bool = True
+    sync_topic_configs: bool = True
+    emit_heartbeats: bool = True
+    emit_checkpoints: bool = True
+    index: int = 0
+    """Position in the file's `flows` list, to point diagnostics at it."""
+
+    @property
+    def name(self) -> str:
+        """MM2's name for a flow (`source->target`, as in `dc1->dc2.enabled`)."""
+        return f"{self.source}->{self.target}"
+
+
+@dataclass(frozen=True, slots=True)
+class App:
+    name: str
+    principal: str
+    clusters: tuple[str, ...]
+    consumes: tuple[str, ...] = ()
+    produces: tuple[str, ...] = ()
+    groups: tuple[str, ...] = ()
+
+    @property
+    def home(self) -> str | None:
+        return self.clusters[0] if self.clusters else None
+
+
+@dataclass(frozen=True, slots=True)
+class Defaults:
+    replication_policy: str = "default"
+    separator: str = "."
+    replication_factor: int = 3
+    sync_group_offsets: bool = True
+    sync_topic_configs: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Runtime:
+    engine: str = "bundled"
+    connect_url: str = "http://localhost:8083"
+
+
+@dataclass(frozen=True, slots=True)
+class Slo:
+    max_lag_records: int = 10_000
+    max_lag_seconds: float = 60.0
+
+
+@dataclass(frozen=True)
+class Topology:
+    version: int
+    clusters: Mapping[str, Cluster]
+    flows: tuple[Flow, ...] = ()
+    apps: tuple[App, ...] = ()
+    defaults: Defaults = field(default_factory=Defaults)
+    runtime: Runtime = field(default_factory=Runtime)
+    slo: Slo = field(default_factory=Slo)
+    file: str = "<memory>"
+    marks: Mapping[str, SourceRange] = field(default_factory=dict, repr=False, compare=False)
+    """Source position of every node by dotted path (``clusters.dc1.topics.orders``)."""
+
+    def mark(self, *paths: str) -> SourceRange | None:
+        """The position of the first path that has one: callers pass the most precise first."""
+        for p in paths:
+            while p:
+                if p in self.marks:
+                    return self.marks[p]
+                p = _parent_path(p)
+        return self.marks.get("")
+
+    def enabled_flows(self) -> tuple[Flow, ...]:
+        return tuple(f for f in self.flows if f.enabled)
+
+
+def _parent_path(path: str) -> str:
+    cut = max(path.rfind("."), path.rfind("["))
+    return path[:cut] if cut > 0 else ""

@@ -1,0 +1,196 @@
+"""A plan is data: the changes that would make the clusters match the topology.
+
+Each `Change` carries its action (and the action its symbol), the state before and after, and a
+reason that only explains it to people; nothing decides anything from `reason`. Plans are saved
+as JSON with a fingerprint of the world they were made against, so a stale plan is refused.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from mm2plan.diagnostics import Diagnostic, Severity, SourceRange
+
+PLAN_FORMAT_VERSION = "1"
+
+
+class Action(StrEnum):
+    CREATE = "create"
+    UPDATE = "update"
+    DELETE = "delete"
+    REPLACE = "replace"
+    ADOPT = "adopt"
+    NOOP = "no-op"
+
+    @property
+    def symbol(self) -> str:
+        return _SYMBOLS[self]
+
+
+_SYMBOLS = {Action.CREATE: "+", Action.UPDATE: "~", Action.DELETE: "-", Action.REPLACE: "-/+",
+            Action.ADOPT: "=", Action.NOOP: " "}
+
+
+class Kind(StrEnum):
+    TOPIC = "topic"
+    INTERNAL_TOPIC = "internal_topic"
+    ACL = "acl"
+    REPLICATION = "replication"
+
+    @property
+    def apply_order(self) -> int:
+        """Topics before ACLs before replication: each may need the one before it."""
+        return {Kind.TOPIC: 0, Kind.INTERNAL_TOPIC: 0, Kind.ACL: 1, Kind.REPLICATION: 2}[self]
+
+
+def topic_address(cluster: str, topic: str, internal: bool = False) -> str:
+    return f'{cluster}.{"internal_topic" if internal else "topic"}["{topic}"]'
+
+
+def acl_address(cluster: str, described: str) -> str:
+    return f"{cluster}.acl[{described}]"
+
+
+def replication_address(cluster: str, flow_name: str) -> str:
+    return f'{cluster}.replication["{flow_name}"]'
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    address: str
+    cluster: str
+    kind: Kind
+    action: Action
+    before: Mapping[str, Any] | None
+    after: Mapping[str, Any] | None
+    reason: str = ""
+    """Why, for people only (e.g. "source topic dc1:orders grew to 12 partitions")."""
+    depends_on: tuple[str, ...] = ()
+    """Addresses that must succeed first; if one fails, this change is skipped."""
+    destroys_data: bool = False
+    forces_replacement: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "address": self.address, "cluster": self.cluster, "kind": self.kind.value,
+            "action": self.action.value, "before": _plain(self.before),
+            "after": _plain(self.after), "reason": self.reason,
+            "depends_on": list(self.depends_on), "destroys_data": self.destroys_data,
+            "forces_replacement": list(self.forces_replacement),
+        }
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any]) -> Change:
+        return cls(d["address"], d["cluster"], Kind(d["kind"]), Action(d["action"]),
+                   d.get("before"), d.get("after"), d.get("reason", ""),
+                   tuple(d.get("depends_on", ())), bool(d.get("destroys_data")),
+                   tuple(d.get("forces_replacement", ())))
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+@dataclass(frozen=True)
+class Plan:
+    changes: tuple[Change, ...]
+    fingerprint: str
+    topology_file: str = ""
+    diagnostics: tuple[Diagnostic, ...] = ()
+    """Errors here (conflicting topic, partition decrease, ...) make the plan unappliable."""
+    targets: tuple[str, ...] = field(default=())
+
+    @property
+    def effective(self) -> tuple[Change, ...]:
+        return tuple(c for c in self.changes if c.action is not Action.NOOP)
+
+    @property
+    def has_changes(self) -> bool:
+        return bool(self.effective)
+
+    @property
+    def has_errors(self) -> bool:
+        return any(d.is_error for d in self.diagnostics)
+
+    def counts(self) -> dict[str, int]:
+        c = Counter(ch.action for ch in self.changes)
+        return {"add": c[Action.CREATE] + c[Action.REPLACE], "change": c[Action.UPDATE],
+                "destroy": c[Action.DELETE] + c[Action.REPLACE], "adopt": c[Action.ADOPT]}
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "format_version": PLAN_FORMAT_VERSION,
+            "topology_file": self.topology_file,
+            "fingerprint": self.fingerprint,
+            "targets": list(self.targets),
+            "summary": self.counts(),
+            "changes": [c.to_json() for c in self.effective],
+            "diagnostics": [_diag_json(d) for d in self.diagnostics],
+        }
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any]) -> Plan:
+        if d.get("format_version") != PLAN_FORMAT_VERSION:
+            raise PlanFileError(f"plan format_version {d.get('format_version')!r} is not "
+                                f"{PLAN_FORMAT_VERSION!r}")
+        return cls(tuple(Change.from_json(c) for c in d["changes"]), d["fingerprint"],
+                   d.get("topology_file", ""),
+                   tuple(_diag_from_json(x) for x in d.get("diagnostics", [])),
+                   tuple(d.get("targets", ())))
+
+
+class PlanFileError(Exception):
+    """A saved plan that cannot be read: not JSON, another format version, truncated."""
+
+
+def _diag_json(d: Diagnostic) -> dict[str, Any]:
+    s = d.source
+    return {"severity": d.severity.value, "code": d.code, "message": d.message, "hint": d.hint,
+            "file": s.file if s else None, "line": s.line if s else None,
+            "column": s.column if s else None, "path": d.path}
+
+
+def _diag_from_json(d: Mapping[str, Any]) -> Diagnostic:
+    src = SourceRange(d["file"], d["line"], d["column"]) if d.get("file") else None
+    return Diagnostic(Severity(d["severity"]), d["code"], d["message"], d.get("hint", ""), src,
+                      d.get("path", ""))
+
+
+def save_plan(plan: Plan, path: Path) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(plan.to_json(), indent=2, sort_keys=False) + "\n")
+    tmp.replace(path)
+
+
+def load_plan(path: Path) -> Plan:
+    try:
+        return Plan.from_json(json.loads(path.read_text()))
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise PlanFileError(f"{path}: not a readable mm2plan plan ({exc})") from None
+
+
+def select(changes: Sequence[Change], targets: Sequence[str]) -> tuple[Change, ...]:
+    """`--target`: the named addresses (or address prefixes) and everything they depend on."""
+    if not targets:
+        return tuple(changes)
+    by_addr = {c.address: c for c in changes}
+    wanted: set[str] = set()
+    stack = [c.address for c in changes if any(c.address.startswith(t) for t in targets)]
+    while stack:
+        a = stack.pop()
+        if a in wanted:
+            continue
+        wanted.add(a)
+        if a in by_addr:
+            stack.extend(by_addr[a].depends_on)
+    return tuple(c for c in changes if c.address in wanted)

@@ -1,0 +1,254 @@
+"""Offline checks of a loaded topology: references, patterns, naming, cycles, clashes.
+
+Every check appends diagnostics; none stops the others, so one run reports everything.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from mm2plan.diagnostics import Diagnostic, Diagnostics, error, warning
+from mm2plan.filters import PatternError, compile_pattern
+from mm2plan.graph import Placement, TopologyGraph
+from mm2plan.loader import LoadResult, load_file
+from mm2plan.model import Secret, Topology
+from mm2plan.naming import MAX_TOPIC_NAME_LENGTH, topic_name_problem, unify_collision_chars
+from mm2plan.yamlmarks import join_path
+
+PATTERN_FIELDS = ("topics", "topics_exclude", "groups", "groups_exclude")
+
+
+@dataclass(frozen=True)
+class Validation:
+    topology: Topology | None
+    graph: TopologyGraph | None
+    diagnostics: Diagnostics
+
+    @property
+    def valid(self) -> bool:
+        return self.topology is not None and not self.diagnostics.has_errors()
+
+
+def validate_file(path: str) -> Validation:
+    return validate_loaded(load_file(path))
+
+
+def validate_loaded(result: LoadResult) -> Validation:
+    diags = Diagnostics(result.diagnostics)
+    if result.topology is None:
+        return Validation(None, None, diags)
+    graph = TopologyGraph(result.topology)
+    diags.extend(check(result.topology, graph))
+    return Validation(result.topology, graph, diags)
+
+
+def check(t: Topology, graph: TopologyGraph) -> Iterator[Diagnostic]:
+    yield from _flows(t)
+    yield from _apps_reference_clusters(t)
+    yield from _aliases(t)
+    yield from _local_topic_names(t)
+    yield from _graph_findings(t, graph)
+    yield from _metric_collisions(t, graph)
+    yield from _apps_topics(t, graph)
+    yield from _secrets(t)
+    for alias in graph.isolated_clusters():
+        if len(t.clusters) > 1:
+            yield warning("isolated-cluster", f"cluster '{alias}' takes part in no flow",
+                          "add a flow to or from it, or remove it",
+                          source=t.mark(f"clusters.{alias}"), path=join_path("clusters", alias))
+
+
+def _flow_path(i: int, key: str = "") -> str:
+    return join_path(f"flows[{i}]", key) if key else f"flows[{i}]"
+
+
+def _flows(t: Topology) -> Iterator[Diagnostic]:
+    seen: dict[tuple[str, str], int] = {}
+    known = ", ".join(sorted(t.clusters))
+    for f in t.flows:
+        for end in ("source", "target"):
+            alias = getattr(f, end)
+            if alias not in t.clusters:
+                yield error("unknown-cluster", f"flow {f.name}: {end} cluster '{alias}' is not "
+                            "declared", _did_you_mean(alias, t.clusters) or f"declared: {known}",
+                            source=t.mark(_flow_path(f.index, end)),
+                            path=_flow_path(f.index, end))
+        if f.source == f.target:
+            yield error("self-replication", f"flow {f.name} replicates a cluster into itself",
+                        "source and target must be different clusters",
+                        source=t.mark(_flow_path(f.index)), path=_flow_path(f.index))
+        pair = (f.source, f.target)
+        if pair in seen:
+            yield error("duplicate-flow", f"flow {f.name} is declared twice "
+                        f"(first as flows[{seen[pair]}])",
+                        "merge their topic patterns into one flow",
+                        source=t.mark(_flow_path(f.index)), path=_flow_path(f.index))
+        else:
+            seen[pair] = f.index
+        for field in PATTERN_FIELDS:
+            for j, pattern in enumerate(getattr(f, field)):
+                try:
+                    compile_pattern(pattern)
+                except PatternError as exc:
+                    path = f"{_flow_path(f.index, field)}[{j}]"
+                    yield error("invalid-pattern", f"flow {f.name}: {field} pattern {pattern!r} "
+                                f"is not a valid regular expression: {exc.reason}",
+                                "patterns are Java regexes matched against the whole name; "
+                                r"escape a literal dot as '\\.'",
+                                source=t.mark(path), path=path)
+
+
+def _did_you_mean(name: str, choices: object) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(name, list(choices), n=1)  # type: ignore[call-overload]
+    return f"did you mean '{close[0]}'?" if close else ""
+
+
+def _apps_reference_clusters(t: Topology) -> Iterator[Diagnostic]:
+    for app in t.apps:
+        for j, alias in enumerate(app.clusters):
+            if alias not in t.clusters:
+                path = f"{join_path('apps', app.name)}.clusters[{j}]"
+                yield error("unknown-cluster", f"app '{app.name}' names cluster '{alias}', "
+                            "which is not declared",
+                            _did_you_mean(alias, t.clusters)
+                            or f"declared: {', '.join(sorted(t.clusters))}",
+                            source=t.mark(path), path=path)
+
+
+def _aliases(t: Topology) -> Iterator[Diagnostic]:
+    sep = t.defaults.separator
+    if t.defaults.replication_policy != "default":
+        return
+    for alias in t.clusters:
+        if sep in alias:
+            path = join_path("clusters", alias)
+            yield error("alias-contains-separator",
+                        f"cluster alias '{alias}' contains the separator '{sep}'",
+                        f"MM2 reads a remote topic's source as the text before the first "
+                        f"'{sep}', so '{alias}{sep}orders' would look like it came from "
+                        f"'{alias.split(sep)[0]}'; rename the alias or change "
+                        "defaults.separator", source=t.mark(path), path=path)
+
+
+def _name_diagnostic(name: str, problem: str, where: str, path: str, t: Topology,
+                     hint: str) -> Diagnostic:
+    code = "topic-name-too-long" if len(name) > MAX_TOPIC_NAME_LENGTH else "invalid-topic-name"
+    shown = name if len(name) <= 80 else name[:77] + "..."
+    return error(code, f"{where}: topic name '{shown}' {problem}", hint,
+                 source=t.mark(path), path=path)
+
+
+def _local_topic_names(t: Topology) -> Iterator[Diagnostic]:
+    for alias, cluster in t.clusters.items():
+        for spec in cluster.topics:
+            problem = topic_name_problem(spec.name)
+            if problem:
+                path = join_path(join_path(join_path("clusters", alias), "topics"), spec.name)
+                yield _name_diagnostic(spec.name, problem, f"cluster {alias}", path, t,
+                                       "Kafka topic names are 1-249 characters of "
+                                       "[a-zA-Z0-9._-], and not '.' or '..'")
+
+
+def _placement_path(p: Placement) -> str:
+    if p.flow_index is not None:
+        return _flow_path(p.flow_index)
+    return join_path(join_path(join_path("clusters", p.cluster), "topics"), p.topic)
+
+
+def _graph_findings(t: Topology, graph: TopologyGraph) -> Iterator[Diagnostic]:
+    for bad in graph.bad_names:
+        p = bad.placement
+        yield _name_diagnostic(p.topic, bad.problem,
+                               f"remote copy of {p.describe()} on {p.cluster}",
+                               _placement_path(p), t,
+                               "shorten the source topic or the cluster alias, or narrow "
+                               "this flow's topics")
+    for cycle in graph.replication_cycles():
+        ring = " -> ".join(cycle.clusters)
+        shown = ", ".join(cycle.topics[:5]) + (f" (+{len(cycle.topics) - 5} more)"
+                                                if len(cycle.topics) > 5 else "")
+        path = _flow_path(cycle.flow_indexes[0])
+        yield error("replication-cycle", f"replication cycle {ring}: topic(s) {shown} would "
+                    "be copied back to the cluster they came from, forever",
+                    "identity naming cannot tell a remote topic from a local one; use "
+                    "replication_policy: default, or exclude the replicated topics on the "
+                    "return flow", source=t.mark(path), path=path)
+    for clash in graph.clashes():
+        p0 = clash[0]
+        origins = " and ".join(p.describe() for p in clash)
+        paths = [_placement_path(p) for p in clash]
+        yield error("naming-clash", f"cluster {p0.cluster} would hold two different topics "
+                    f"named '{p0.topic}': {origins}",
+                    "rename one, exclude it from the flow, or use the default replication "
+                    "policy so remote names carry their source", source=t.mark(*paths),
+                    path=paths[-1])
+    for paths_ in graph.redundant_paths():
+        p0 = paths_[0]
+        names = ", ".join(f"'{p.topic}' (via {'->'.join(p.hops)})" for p in paths_)
+        yield warning("redundant-path", f"{p0.origin_cluster}:{p0.origin_topic} reaches "
+                      f"{p0.cluster} along {len(paths_)} paths: {names}",
+                      "each path copies the data again; narrow one flow's topics if the "
+                      "extra copy is not wanted", source=t.mark(_placement_path(paths_[-1])),
+                      path=_placement_path(paths_[-1]))
+    if graph.truncated:
+        yield error("expansion-limit", "the flows would create more than "
+                    "2,000,000 remote topics (every path through a dense mesh)",
+                    "narrow the flows' topic patterns", source=t.mark("flows"), path="flows")
+
+
+def _metric_collisions(t: Topology, graph: TopologyGraph) -> Iterator[Diagnostic]:
+    by_cluster: dict[str, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
+    first: dict[tuple[str, str], Placement] = {}
+    for p in graph.placements():
+        by_cluster[p.cluster][unify_collision_chars(p.topic)].add(p.topic)
+        first.setdefault((p.cluster, p.topic), p)
+    for cluster, groups in by_cluster.items():
+        for names in groups.values():
+            if len(names) > 1:
+                a, b = sorted(names)[:2]
+                pb = first[(cluster, b)]
+                yield error("metric-collision", f"cluster {cluster}: topics '{a}' and '{b}' "
+                            "differ only by '.' vs '_'; Kafka refuses the second",
+                            "their metric names would collide; rename one",
+                            source=t.mark(_placement_path(pb)), path=_placement_path(pb))
+
+
+def _apps_topics(t: Topology, graph: TopologyGraph) -> Iterator[Diagnostic]:
+    held: dict[str, set[str]] = defaultdict(set)
+    originals: dict[str, set[str]] = defaultdict(set)
+    for p in graph.placements():
+        held[p.cluster].add(p.topic)
+        originals[p.cluster].add(p.origin_topic)
+    for app in t.apps:
+        base = join_path("apps", app.name)
+        for i, alias in enumerate(app.clusters):
+            if alias not in t.clusters:
+                continue
+            for field in ("consumes", "produces"):
+                if field == "produces" and i > 0:
+                    continue  # producing after failover writes the failover cluster's own topic
+                for j, topic in enumerate(getattr(app, field)):
+                    if topic in held[alias] or (field == "consumes" and
+                                                topic in originals[alias]):
+                        continue
+                    path = f"{base}.{field}[{j}]"
+                    role = "home cluster" if i == 0 else "failover cluster"
+                    yield error("unknown-topic", f"app '{app.name}' {field} '{topic}', which "
+                                f"is neither declared nor replicated on its {role} {alias}",
+                                f"declare it under clusters.{alias}.topics, or add a flow that "
+                                f"replicates it to {alias}", source=t.mark(path), path=path)
+
+
+def _secrets(t: Topology) -> Iterator[Diagnostic]:
+    for alias, cluster in t.clusters.items():
+        for key, value in cluster.config.items():
+            if isinstance(value, Secret) and not value.is_reference:
+                path = join_path(join_path(join_path("clusters", alias), "config"), key)
+                yield warning("plaintext-secret", f"cluster {alias}: '{key}' is written in "
+                              "plain text", "use \"${env:NAME}\" or \"${file:/path}\"; the "
+                              "value is resolved only when connecting",
+                              source=t.mark(path), path=path)

@@ -1,0 +1,104 @@
+"""`mm2plan graph` renderers: text, Graphviz dot, Mermaid and JSON, from a TopologyGraph."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from mm2plan.graph import Placement, TopologyGraph
+from mm2plan.views.diagnostics import FORMAT_VERSION
+
+
+def _flow_label(g: TopologyGraph, source: str, target: str) -> str:
+    flow = g.clusters.edges[source, target]["flow"]
+    return ", ".join(flow.topics)
+
+
+def _topics(g: TopologyGraph, cluster: str) -> list[Placement]:
+    """First arrival of each topic the cluster holds, local topics first."""
+    held = [arr[0] for arr in g.topics_on(cluster).values()]
+    return sorted(held, key=lambda p: (p.is_remote, p.topic))
+
+
+def _placement_text(p: Placement) -> str:
+    if not p.is_remote:
+        return f"{p.topic} (local)"
+    return f"{p.topic} <- {p.source_cluster}:{p.source_topic}"
+
+
+def render_text(g: TopologyGraph, topics: bool) -> str:
+    lines = []
+    policy = g.topology.defaults.replication_policy
+    lines.append(f"{len(g.clusters)} clusters, {g.clusters.number_of_edges()} flows "
+                 f"(replication policy: {policy})")
+    for cluster in sorted(g.clusters.nodes):
+        lines.append("")
+        lines.append(cluster)
+        for f in sorted(g.flows_out_of(cluster), key=lambda f: f.target):
+            lines.append(f"  -> {f.target}  topics: {', '.join(f.topics)}")
+        for f in sorted(g.flows_into(cluster), key=lambda f: f.source):
+            lines.append(f"  <- {f.source}")
+        if topics:
+            held = _topics(g, cluster)
+            lines.append(f"  topics ({len(held)}):")
+            lines.extend(f"    {_placement_text(p)}" for p in held)
+    return "\n".join(lines)
+
+
+def _quote(s: str) -> str:
+    return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def render_dot(g: TopologyGraph, topics: bool) -> str:
+    lines = ["digraph mm2plan {", "  rankdir=LR;", "  node [shape=box];"]
+    for cluster in sorted(g.clusters.nodes):
+        label = cluster
+        if topics:
+            label += "\\n" + "\\n".join(_placement_text(p) for p in _topics(g, cluster))
+        lines.append(f"  {_quote(cluster)} [label={_quote(label)}];")
+    for s, t in sorted(g.clusters.edges):
+        lines.append(f"  {_quote(s)} -> {_quote(t)} [label={_quote(_flow_label(g, s, t))}];")
+    lines.append("}")
+    return "\n".join(lines)
+
+
+def _mermaid_id(s: str) -> str:
+    return "c_" + "".join(ch if ch.isalnum() else "_" for ch in s)
+
+
+def render_mermaid(g: TopologyGraph, topics: bool) -> str:
+    lines = ["flowchart LR"]
+    for cluster in sorted(g.clusters.nodes):
+        label = cluster
+        if topics:
+            label += "<br/>" + "<br/>".join(_placement_text(p).replace("<-", "&larr;")
+                                            for p in _topics(g, cluster))
+        lines.append(f'  {_mermaid_id(cluster)}["{label}"]')
+    for s, t in sorted(g.clusters.edges):
+        label = _flow_label(g, s, t).replace('"', "'").replace("|", "/")
+        lines.append(f'  {_mermaid_id(s)} -->|"{label}"| {_mermaid_id(t)}')
+    return "\n".join(lines)
+
+
+def render_json(g: TopologyGraph, topics: bool) -> str:
+    doc: dict[str, Any] = {
+        "format_version": FORMAT_VERSION,
+        "replication_policy": g.topology.defaults.replication_policy,
+        "clusters": sorted(g.clusters.nodes),
+        "flows": [{"source": s, "target": t,
+                   "topics": list(g.clusters.edges[s, t]["flow"].topics)}
+                  for s, t in sorted(g.clusters.edges)],
+    }
+    if topics:
+        doc["topics"] = {
+            c: [{"name": p.topic, "origin_cluster": p.origin_cluster,
+                 "origin_topic": p.origin_topic, "source_cluster": p.source_cluster,
+                 "source_topic": p.source_topic, "hops": list(p.hops)}
+                for p in _topics(g, c)]
+            for c in sorted(g.clusters.nodes)
+        }
+    return json.dumps(doc, indent=2)
+
+
+RENDERERS = {"text": render_text, "dot": render_dot, "mermaid": render_mermaid,
+             "json": render_json}

@@ -1,0 +1,142 @@
+"""Plans for people (Terraform's symbols, colours and attribute diffs) and for machines (JSON
+with a format_version). Renderers only read the plan."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from rich.text import Text
+
+from mm2plan.apply import ApplyReport, ChangeResult, Status
+from mm2plan.plan import Action, Change, Plan
+
+_STYLE = {Action.CREATE: "green", Action.UPDATE: "yellow", Action.DELETE: "red",
+          Action.REPLACE: "magenta", Action.ADOPT: "cyan", Action.NOOP: "dim"}
+_VERB = {Action.CREATE: "will be created", Action.UPDATE: "will be updated in-place",
+         Action.DELETE: "will be DESTROYED", Action.REPLACE: "must be replaced",
+         Action.ADOPT: "will be adopted (already exists, mm2plan takes ownership)",
+         Action.NOOP: "is up to date"}
+SENSITIVE = "(sensitive)"
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, str):
+        return json.dumps(value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return "null"
+    if isinstance(value, list):
+        return "[" + ", ".join(_fmt(v) for v in value) + "]"
+    return str(value)
+
+
+def _flatten(value: Mapping[str, Any] | None, prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in (value or {}).items():
+        key = f"{prefix}{k}"
+        if isinstance(v, Mapping) and v:
+            out.update(_flatten(v, key + "."))
+        else:
+            out[key] = v
+    return out
+
+
+def render_change(c: Change) -> Text:
+    style = _STYLE[c.action]
+    t = Text()
+    t.append(f"  # {c.address} {_VERB[c.action]}", style="bold")
+    if c.reason:
+        t.append(f" ({c.reason})", style="dim")
+    t.append("\n")
+    before, after = _flatten(c.before), _flatten(c.after)
+    keys = sorted(set(before) | set(after))
+    width = max((len(k) for k in keys), default=0)
+    t.append(f"  {c.action.symbol} ", style=style)
+    t.append(f"{c.kind.value} {c.address.split('.', 1)[1]}\n")
+    for k in keys:
+        b, a = before.get(k, _MISSING), after.get(k, _MISSING)
+        if c.action is Action.CREATE:
+            t.append("      + ", style="green")
+            t.append(f"{k.ljust(width)} = {_fmt(a)}\n")
+        elif c.action is Action.DELETE:
+            t.append("      - ", style="red")
+            t.append(f"{k.ljust(width)} = {_fmt(b)}\n")
+        elif a is _MISSING:
+            t.append("      - ", style="red")
+            t.append(f"{k.ljust(width)} = {_fmt(b)} -> null\n")
+        elif b is _MISSING:
+            t.append("      + ", style="green")
+            t.append(f"{k.ljust(width)} = {_fmt(a)}\n")
+        elif a != b:
+            t.append("      ~ ", style="yellow")
+            t.append(f"{k.ljust(width)} = {_fmt(b)} -> {_fmt(a)}")
+            if k in c.forces_replacement:
+                t.append(" # forces replacement", style="red")
+            t.append("\n")
+    if c.destroys_data:
+        t.append("      ! this topic holds data: deleting it loses that data\n", style="bold red")
+    t.append("\n")
+    return t
+
+
+class _Missing:
+    def __repr__(self) -> str:
+        return "<missing>"
+
+
+_MISSING: Any = _Missing()
+
+
+def summary(plan: Plan) -> Text:
+    n = plan.counts()
+    line = f"Plan: {n['add']} to add, {n['change']} to change, {n['destroy']} to destroy"
+    if n["adopt"]:
+        line += f", {n['adopt']} to adopt"
+    return Text(line + ".", style="bold")
+
+
+def render_human(plan: Plan) -> Text:
+    t = Text()
+    if not plan.has_changes:
+        t.append("No changes. ", style="bold green")
+        t.append("The clusters match the topology.\n")
+        return t
+    t.append("mm2plan will perform the following actions:\n\n")
+    for c in plan.effective:
+        t.append_text(render_change(c))
+    t.append_text(summary(plan))
+    t.append("\n")
+    return t
+
+
+def render_json(plan: Plan) -> str:
+    return json.dumps(plan.to_json(), indent=2)
+
+
+_RESULT_STYLE = {Status.APPLIED: "green", Status.FAILED: "bold red", Status.SKIPPED: "yellow",
+                 Status.PENDING: "cyan"}
+
+
+def render_result(r: ChangeResult) -> Text:
+    t = Text()
+    t.append(f"{r.change.address}: ", style="bold")
+    t.append(f"{r.change.action.value} {r.status.value}", style=_RESULT_STYLE[r.status])
+    if r.detail:
+        t.append(f" ({r.detail})", style="dim")
+    return t
+
+
+def render_report(report: ApplyReport) -> Text:
+    counts = {s: report.count(s) for s in Status}
+    style = "bold green" if report.complete else "bold red"
+    text = (f"Apply {'complete' if report.complete else 'PARTLY DONE'}! "
+            f"{counts[Status.APPLIED]} applied, {counts[Status.FAILED]} failed, "
+            f"{counts[Status.SKIPPED]} skipped, {counts[Status.PENDING]} pending.")
+    t = Text(text, style=style)
+    if not report.complete:
+        t.append("\nRun `mm2plan apply` again to finish: it plans only what is left.",
+                 style="yellow")
+    return t
