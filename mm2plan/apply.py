@@ -64,19 +64,29 @@ class ApplyRefused(Exception):
 def check_applicable(plan: Plan, allow_destroy: bool) -> None:
     if plan.has_errors:
         raise ApplyRefused("the plan has errors", "fix them and run plan again")
-    deletes = [c for c in plan.effective if c.action in (Action.DELETE, Action.REPLACE)
-               and c.kind in (Kind.TOPIC, Kind.INTERNAL_TOPIC)]
+    deletes = [
+        c
+        for c in plan.effective
+        if c.action in (Action.DELETE, Action.REPLACE)
+        and c.kind in (Kind.TOPIC, Kind.INTERNAL_TOPIC)
+    ]
     if deletes and not allow_destroy:
         data = [c.address for c in deletes if c.destroys_data]
         detail = f" ({len(data)} hold data: {', '.join(data[:3])})" if data else ""
-        raise ApplyRefused(f"the plan deletes {len(deletes)} topic(s){detail}",
-                           "re-run with --allow-destroy if losing them is intended")
+        raise ApplyRefused(
+            f"the plan deletes {len(deletes)} topic(s){detail}",
+            "re-run with --allow-destroy if losing them is intended",
+        )
 
 
 def lock_holder(command: str) -> dict[str, Any]:
-    return {"host": socket.gethostname(), "pid": os.getpid(), "user": getpass.getuser(),
-            "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            "command": command}
+    return {
+        "host": socket.gethostname(),
+        "pid": os.getpid(),
+        "user": getpass.getuser(),
+        "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "command": command,
+    }
 
 
 def ownership_record(change: Change) -> dict[str, Any] | None:
@@ -95,8 +105,12 @@ def ownership_record(change: Change) -> dict[str, Any] | None:
 
 
 class Applier:
-    def __init__(self, admins: Mapping[str, ClusterAdmin], parallelism: int = 4,
-                 progress: Progress | None = None) -> None:
+    def __init__(
+        self,
+        admins: Mapping[str, ClusterAdmin],
+        parallelism: int = 4,
+        progress: Progress | None = None,
+    ) -> None:
         self.admins = admins
         self.parallelism = max(1, parallelism)
         self.progress = progress or (lambda r: None)
@@ -136,8 +150,7 @@ class Applier:
             for change, status, detail in results:
                 self._finish(change, status, detail)
 
-    def _apply_cluster(self, alias: str, changes: list[Change]
-                       ) -> list[tuple[Change, Status, str]]:
+    def _apply_cluster(self, alias: str, changes: list[Change]) -> list[tuple[Change, Status, str]]:
         """One cluster's share of a wave; runs in a worker thread, reports through its return."""
         admin = self.admins[alias]
         try:
@@ -150,16 +163,23 @@ class Applier:
             if records:
                 admin.write_ownership(records)
         except ClusterError as exc:
-            return [(c, Status.FAILED, f"applied, but ownership was not recorded: {exc}")
-                    for c in changes]
+            return [
+                (c, Status.FAILED, f"applied, but ownership was not recorded: {exc}")
+                for c in changes
+            ]
         out = []
         for c in changes:
             err = errors.get(c.address)
             if err is not None:
                 out.append((c, Status.FAILED, str(err)))
             elif c.kind is Kind.REPLICATION and c.action is not Action.DELETE:
-                out.append((c, Status.PENDING, "recorded; no replication runtime in this "
-                            "release starts it yet"))
+                out.append(
+                    (
+                        c,
+                        Status.PENDING,
+                        "recorded; no replication runtime in this release starts it yet",
+                    )
+                )
             else:
                 out.append((c, Status.APPLIED, ""))
         return out
@@ -202,20 +222,34 @@ def _execute(admin: ClusterAdmin, changes: list[Change]) -> dict[str, OpError | 
     if creates:
         res = admin.create_topics([_new_topic(c) for c in creates])
         errors.update({c.address: res.get(_topic_name(c)) for c in creates})
-    grow = {_topic_name(c): int((c.after or {})["partitions"]) for c in topics
-            if c.action in (Action.UPDATE, Action.ADOPT) and c.before and c.after
-            and c.after["partitions"] > c.before["partitions"]}
+    grow = {
+        _topic_name(c): int((c.after or {})["partitions"])
+        for c in topics
+        if c.action in (Action.UPDATE, Action.ADOPT)
+        and c.before
+        and c.after
+        and c.after["partitions"] > c.before["partitions"]
+    }
     if grow:
         res = admin.create_partitions(grow)
-        errors.update({c.address: res.get(_topic_name(c)) for c in topics
-                       if _topic_name(c) in grow})
-    alter = {_topic_name(c): _config_delta(c) for c in topics
-             if c.action in (Action.UPDATE, Action.ADOPT) and errors.get(c.address) is None}
+        errors.update(
+            {c.address: res.get(_topic_name(c)) for c in topics if _topic_name(c) in grow}
+        )
+    alter = {
+        _topic_name(c): _config_delta(c)
+        for c in topics
+        if c.action in (Action.UPDATE, Action.ADOPT) and errors.get(c.address) is None
+    }
     alter = {k: v for k, v in alter.items() if v}
     if alter:
         res = admin.alter_topic_configs(alter)
-        errors.update({c.address: res.get(_topic_name(c)) for c in topics
-                       if _topic_name(c) in alter and res.get(_topic_name(c)) is not None})
+        errors.update(
+            {
+                c.address: res.get(_topic_name(c))
+                for c in topics
+                if _topic_name(c) in alter and res.get(_topic_name(c)) is not None
+            }
+        )
     deletes = [c for c in topics if c.action is Action.DELETE]
     if deletes:
         res = admin.delete_topics([_topic_name(c) for c in deletes])
@@ -226,20 +260,26 @@ def _execute(admin: ClusterAdmin, changes: list[Change]) -> dict[str, OpError | 
     return errors
 
 
-def _acl_batch(admin: ClusterAdmin, changes: list[Change], errors: dict[str, OpError | None],
-               create: bool) -> None:
+def _acl_batch(
+    admin: ClusterAdmin, changes: list[Change], errors: dict[str, OpError | None], create: bool
+) -> None:
     if not changes:
         return
-    bindings = {c.address: AclBinding.from_json(c.after if create else c.before or {})
-                for c in changes}
+    bindings = {
+        c.address: AclBinding.from_json((c.after if create else c.before) or {}) for c in changes
+    }
     res = (admin.create_acls if create else admin.delete_acls)(list(bindings.values()))
     errors.update({addr: res.get(b) for addr, b in bindings.items()})
 
 
 def _new_topic(c: Change) -> NewTopic:
     after = c.after or {}
-    return NewTopic(_topic_name(c), int(after.get("partitions") or -1),
-                    int(after.get("replication_factor") or -1), dict(after.get("config") or {}))
+    return NewTopic(
+        _topic_name(c),
+        int(after.get("partitions") or -1),
+        int(after.get("replication_factor") or -1),
+        dict(after.get("config") or {}),
+    )
 
 
 def _config_delta(c: Change) -> dict[str, str | None]:

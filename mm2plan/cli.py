@@ -20,9 +20,9 @@ import typer
 from rich.console import Console
 
 from mm2plan import __version__
+from mm2plan.apply import Applier, ApplyRefused, ChangeResult, check_applicable, lock_holder
 from mm2plan.diagnostics import Diagnostic, Diagnostics
 from mm2plan.exit_codes import ExitCode
-from mm2plan.apply import Applier, ApplyRefused, ChangeResult, check_applicable, lock_holder
 from mm2plan.kafka.port import AdminFactory, ClusterAdmin, ClusterError
 from mm2plan.lab.cli import sandbox_app
 from mm2plan.live import LiveReadError, read_live
@@ -30,19 +30,31 @@ from mm2plan.loader import DEFAULT_FILE
 from mm2plan.model import Cluster, Topology
 from mm2plan.plan import Plan, PlanFileError, load_plan, save_plan
 from mm2plan.planner import make_destroy_plan, make_plan
-from mm2plan.views import plan as plan_view
 from mm2plan.validate import Validation, validate_file
 from mm2plan.views import diagnostics as diag_view
 from mm2plan.views import graph as graph_view
+from mm2plan.views import plan as plan_view
 
-# Usage errors exit 64 (EX_USAGE), not click's 2: 2 means "plan has changes" (Terraform habit).
-click.exceptions.UsageError.exit_code = ExitCode.USAGE
+
+def _usage_errors_exit_64() -> None:
+    """Usage errors exit 64 (EX_USAGE), not click's 2: 2 means "plan has changes" (Terraform's
+    habit). Typer >= 0.20 vendors click as `typer._click`; patch whichever copies exist."""
+    modules = [click.exceptions]
+    vendored = getattr(getattr(typer, "_click", None), "exceptions", None)
+    if vendored is not None:
+        modules.append(vendored)
+    for mod in modules:
+        mod.UsageError.exit_code = ExitCode.USAGE
+
+
+_usage_errors_exit_64()
 
 
 def _default_admin_factory(cluster: Cluster) -> ClusterAdmin:
     from mm2plan.kafka.confluent import confluent_admin_factory
 
-    return confluent_admin_factory(cluster)
+    admin: ClusterAdmin = confluent_admin_factory(cluster)
+    return admin
 
 
 @dataclass
@@ -51,8 +63,9 @@ class Env:
     an in-memory admin factory and a scripted stdin."""
 
     out: Console = field(default_factory=lambda: Console(highlight=False, soft_wrap=True))
-    err: Console = field(default_factory=lambda: Console(stderr=True, highlight=False,
-                                                         soft_wrap=True))
+    err: Console = field(
+        default_factory=lambda: Console(stderr=True, highlight=False, soft_wrap=True)
+    )
     admin_factory: AdminFactory = _default_admin_factory
     stdin_isatty: Callable[[], bool] = sys.stdin.isatty
     read_line: Callable[[], str] = sys.stdin.readline
@@ -96,8 +109,12 @@ def _version(value: bool) -> None:
 @app.callback()
 def _root(
     ctx: typer.Context,
-    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
-                                          help="Show the version and exit.")] = False,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Show the version and exit."
+        ),
+    ] = False,
 ) -> None:
     _env(ctx)
 
@@ -116,28 +133,37 @@ def _lines_of(file: str) -> list[str] | None:
         return None
 
 
-def emit_diagnostics(env: Env, diagnostics: Sequence[Diagnostic], fmt: DiagFormat,
-                     valid: bool, subject: str) -> None:
+def emit_diagnostics(
+    env: Env, diagnostics: Sequence[Diagnostic], fmt: DiagFormat, valid: bool, subject: str
+) -> None:
     if fmt is DiagFormat.json:
-        env.out.print(diag_view.render_json(diagnostics, valid), markup=False,
-                      highlight=False)
+        env.out.print(
+            diag_view.render_json(diagnostics, valid), markup=False, highlight=False, soft_wrap=True
+        )
     elif fmt is DiagFormat.github:
         if diagnostics:
-            env.out.print(diag_view.render_github(diagnostics), markup=False, highlight=False)
+            env.out.print(
+                diag_view.render_github(diagnostics), markup=False, highlight=False, soft_wrap=True
+            )
     else:
         if diagnostics:
             env.err.print(diag_view.render_text(diagnostics, _lines_of), end="")
         env.err.print(diag_view.summary_line(diagnostics, subject))
 
 
-@app.command(epilog="Examples:\n\n  mm2plan validate\n\n  mm2plan validate a.yaml b.yaml "
-             "--format github\n\n  mm2plan validate --format json | jq .diagnostics")
+@app.command(
+    epilog="Examples:\n\n  mm2plan validate\n\n  mm2plan validate a.yaml b.yaml "
+    "--format github\n\n  mm2plan validate --format json | jq .diagnostics"
+)
 def validate(
     ctx: typer.Context,
-    paths: Annotated[list[Path] | None, typer.Argument(
-        help=f"Topology files (default: ./{DEFAULT_FILE}).", show_default=False)] = None,
-    fmt: Annotated[DiagFormat, typer.Option("--format", "-f",
-                                            help="Output format.")] = DiagFormat.text,
+    paths: Annotated[
+        list[Path] | None,
+        typer.Argument(help=f"Topology files (default: ./{DEFAULT_FILE}).", show_default=False),
+    ] = None,
+    fmt: Annotated[
+        DiagFormat, typer.Option("--format", "-f", help="Output format.")
+    ] = DiagFormat.text,
     strict: Annotated[bool, typer.Option("--strict", help="Fail on warnings too.")] = False,
 ) -> None:
     """Check topology files offline: schema, references, naming, cycles, clashes.
@@ -172,22 +198,33 @@ def load_valid(env: Env, path: Path) -> Validation:
     return result
 
 
-@app.command(epilog="Examples:\n\n  mm2plan graph --topics\n\n  mm2plan graph -f dot | dot "
-             "-Tsvg > topology.svg\n\n  mm2plan graph -f mermaid >> README.md")
+@app.command(
+    epilog="Examples:\n\n  mm2plan graph --topics\n\n  mm2plan graph -f dot | dot "
+    "-Tsvg > topology.svg\n\n  mm2plan graph -f mermaid >> README.md"
+)
 def graph(
     ctx: typer.Context,
     path: Annotated[Path, typer.Argument(help="Topology file.")] = Path(DEFAULT_FILE),
-    fmt: Annotated[GraphFormat, typer.Option("--format", "-f",
-                                             help="Output format.")] = GraphFormat.text,
-    topics: Annotated[bool, typer.Option("--topics", help="Show the topics each cluster will "
-                                         "hold and where each came from.")] = False,
+    fmt: Annotated[
+        GraphFormat, typer.Option("--format", "-f", help="Output format.")
+    ] = GraphFormat.text,
+    topics: Annotated[
+        bool,
+        typer.Option(
+            "--topics", help="Show the topics each cluster will hold and where each came from."
+        ),
+    ] = False,
 ) -> None:
     """Draw the clusters and flows (and, with --topics, every topic's origin)."""
     env = _env(ctx)
     result = load_valid(env, path)
     assert result.graph is not None
-    env.out.print(graph_view.RENDERERS[fmt.value](result.graph, topics), markup=False,
-                  highlight=False)
+    env.out.print(
+        graph_view.RENDERERS[fmt.value](result.graph, topics),
+        markup=False,
+        highlight=False,
+        soft_wrap=True,
+    )
 
 
 @contextmanager
@@ -212,8 +249,13 @@ def _fail_cluster(env: Env, errors: Sequence[ClusterError]) -> NoReturn:
     raise typer.Exit(ExitCode.ERROR)
 
 
-def _read_plan(env: Env, topology: Topology, admins: dict[str, ClusterAdmin],
-               targets: tuple[str, ...], destroy: bool = False) -> Plan:
+def _read_plan(
+    env: Env,
+    topology: Topology,
+    admins: dict[str, ClusterAdmin],
+    targets: tuple[str, ...],
+    destroy: bool = False,
+) -> Plan:
     try:
         with env.err.status("Reading live state of " + ", ".join(sorted(admins)) + " ..."):
             live = read_live(admins)
@@ -246,13 +288,19 @@ PLAN_EPILOG = """Examples:
 def plan(
     ctx: typer.Context,
     path: Annotated[Path, typer.Argument(help="Topology file.")] = Path(DEFAULT_FILE),
-    out: Annotated[Path | None, typer.Option("--out", "-o", help="Save the plan to FILE for "
-                                             "`mm2plan apply FILE`.")] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", "-o", help="Save the plan to FILE for `mm2plan apply FILE`."),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the plan as JSON.")] = False,
-    detailed_exitcode: Annotated[bool, typer.Option(
-        "--detailed-exitcode", help="Exit 2 when the plan has changes.")] = False,
-    target: Annotated[list[str] | None, typer.Option(
-        "--target", help="Only this address (or address prefix) and what it depends on.")
+    detailed_exitcode: Annotated[
+        bool, typer.Option("--detailed-exitcode", help="Exit 2 when the plan has changes.")
+    ] = False,
+    target: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--target", help="Only this address (or address prefix) and what it depends on."
+        ),
     ] = None,
 ) -> None:
     """Show what apply would change on the live clusters (reads only)."""
@@ -262,7 +310,9 @@ def plan(
         the_plan = _read_plan(env, topology, admins, tuple(target or ()))
     _show_plan_diagnostics(env, the_plan)
     if as_json:
-        env.out.print(plan_view.render_json(the_plan), markup=False, highlight=False)
+        env.out.print(
+            plan_view.render_json(the_plan), markup=False, highlight=False, soft_wrap=True
+        )
     else:
         env.out.print(plan_view.render_human(the_plan), end="")
     if the_plan.has_errors:
@@ -270,8 +320,11 @@ def plan(
         raise typer.Exit(ExitCode.ERROR)
     if out is not None:
         save_plan(the_plan, out)
-        env.err.print(f"Saved the plan to {out}. Apply exactly it with: mm2plan apply {out}",
-                      markup=False, highlight=False)
+        env.err.print(
+            f"Saved the plan to {out}. Apply exactly it with: mm2plan apply {out}",
+            markup=False,
+            highlight=False,
+        )
     if detailed_exitcode and the_plan.has_changes:
         raise typer.Exit(ExitCode.CHANGES)
 
@@ -295,14 +348,19 @@ def _confirm(env: Env, prompt: str, word: str) -> bool:
     if not env.stdin_isatty():
         return False
     env.err.print(prompt, markup=False, highlight=False)
-    env.err.print(f"  Only '{word}' will be accepted to approve.\n\n  Enter a value: ", end="",
-                  markup=False, highlight=False)
+    env.err.print(
+        f"  Only '{word}' will be accepted to approve.\n\n  Enter a value: ",
+        end="",
+        markup=False,
+        highlight=False,
+    )
     return env.read_line().strip() == word
 
 
 @contextmanager
-def _locked(env: Env, admins: dict[str, ClusterAdmin], command: str,
-            force_unlock: bool) -> Iterator[None]:
+def _locked(
+    env: Env, admins: dict[str, ClusterAdmin], command: str, force_unlock: bool
+) -> Iterator[None]:
     """The apply lock on every cluster (sorted, so two applies cannot deadlock)."""
     held: list[ClusterAdmin] = []
     try:
@@ -320,8 +378,9 @@ def _locked(env: Env, admins: dict[str, ClusterAdmin], command: str,
                 env.err.print(f"warning: could not release the lock: {exc}", markup=False)
 
 
-def _run_apply(env: Env, the_plan: Plan, admins: dict[str, ClusterAdmin], parallelism: int,
-               allow_destroy: bool) -> None:
+def _run_apply(
+    env: Env, the_plan: Plan, admins: dict[str, ClusterAdmin], parallelism: int, allow_destroy: bool
+) -> None:
     try:
         check_applicable(the_plan, allow_destroy)
     except ApplyRefused as exc:
@@ -361,16 +420,21 @@ APPLY_EPILOG = """Examples:
 @app.command(epilog=APPLY_EPILOG)
 def apply(
     ctx: typer.Context,
-    path: Annotated[Path, typer.Argument(help="Topology file, or a plan saved by `plan -o`.")
-                    ] = Path(DEFAULT_FILE),
-    auto_approve: Annotated[bool, typer.Option("--auto-approve",
-                                               help="Do not ask for 'yes'.")] = False,
-    parallelism: Annotated[int, typer.Option("--parallelism", min=1, max=64,
-                                             help="Clusters changed at once.")] = 4,
-    allow_destroy: Annotated[bool, typer.Option("--allow-destroy",
-                                                help="Allow deleting topics.")] = False,
-    force_unlock: Annotated[bool, typer.Option(
-        "--force-unlock", help="Break a stale apply lock left by a dead apply.")] = False,
+    path: Annotated[
+        Path, typer.Argument(help="Topology file, or a plan saved by `plan -o`.")
+    ] = Path(DEFAULT_FILE),
+    auto_approve: Annotated[
+        bool, typer.Option("--auto-approve", help="Do not ask for 'yes'.")
+    ] = False,
+    parallelism: Annotated[
+        int, typer.Option("--parallelism", min=1, max=64, help="Clusters changed at once.")
+    ] = 4,
+    allow_destroy: Annotated[
+        bool, typer.Option("--allow-destroy", help="Allow deleting topics.")
+    ] = False,
+    force_unlock: Annotated[
+        bool, typer.Option("--force-unlock", help="Break a stale apply lock left by a dead apply.")
+    ] = False,
 ) -> None:
     """Make the clusters match the topology: topics, ACLs, then replication."""
     env = _env(ctx)
@@ -388,19 +452,28 @@ def apply(
         the_plan = _read_plan(env, topology, admins, saved.targets if saved else ())
         if saved is not None:
             if saved.fingerprint != the_plan.fingerprint:
-                env.err.print("[bold red]error[stale-plan][/]: the saved plan is stale: the "
-                              "topology or the clusters changed since it was made",
-                              highlight=False)
+                env.err.print(
+                    "[bold red]error[stale-plan][/]: the saved plan is stale: the "
+                    "topology or the clusters changed since it was made",
+                    highlight=False,
+                )
                 env.err.print("  = hint: run `mm2plan plan -o FILE` again", markup=False)
                 raise typer.Exit(ExitCode.ERROR)
             the_plan = saved
         else:
             _show_plan_diagnostics(env, the_plan)
             env.out.print(plan_view.render_human(the_plan), end="")
-            if the_plan.has_changes and not the_plan.has_errors and not auto_approve and \
-                    not _confirm(env, "\nDo you want to perform these actions?", "yes"):
-                env.err.print("Apply cancelled: nothing was changed. (No terminal to ask? "
-                              "Use --auto-approve.)", markup=False)
+            if (
+                the_plan.has_changes
+                and not the_plan.has_errors
+                and not auto_approve
+                and not _confirm(env, "\nDo you want to perform these actions?", "yes")
+            ):
+                env.err.print(
+                    "Apply cancelled: nothing was changed. (No terminal to ask? "
+                    "Use --auto-approve.)",
+                    markup=False,
+                )
                 raise typer.Exit(ExitCode.ERROR)
         _run_apply(env, the_plan, admins, parallelism, allow_destroy)
 
@@ -409,10 +482,12 @@ def apply(
 def destroy(
     ctx: typer.Context,
     path: Annotated[Path, typer.Argument(help="Topology file.")] = Path(DEFAULT_FILE),
-    auto_approve: Annotated[bool, typer.Option("--auto-approve",
-                                               help="Do not ask to type 'destroy'.")] = False,
-    force_unlock: Annotated[bool, typer.Option("--force-unlock",
-                                               help="Break a stale apply lock.")] = False,
+    auto_approve: Annotated[
+        bool, typer.Option("--auto-approve", help="Do not ask to type 'destroy'.")
+    ] = False,
+    force_unlock: Annotated[
+        bool, typer.Option("--force-unlock", help="Break a stale apply lock.")
+    ] = False,
 ) -> None:
     """Delete everything mm2plan created on these clusters (topics, ACLs, replication)."""
     env = _env(ctx)
@@ -420,9 +495,15 @@ def destroy(
     with _admins(env, topology) as admins, _locked(env, admins, "destroy", force_unlock):
         the_plan = _read_plan(env, topology, admins, (), destroy=True)
         env.out.print(plan_view.render_human(the_plan), end="")
-        if the_plan.has_changes and not auto_approve and not _confirm(
-                env, "\nDestroy everything mm2plan owns? Topics and their data are deleted.",
-                "destroy"):
+        if (
+            the_plan.has_changes
+            and not auto_approve
+            and not _confirm(
+                env,
+                "\nDestroy everything mm2plan owns? Topics and their data are deleted.",
+                "destroy",
+            )
+        ):
             env.err.print("Destroy cancelled: nothing was changed.", markup=False)
             raise typer.Exit(ExitCode.ERROR)
         _run_apply(env, the_plan, admins, 4, allow_destroy=True)

@@ -15,7 +15,7 @@ from typing import Any
 from mm2plan.filters import group_filter
 from mm2plan.graph import Placement, TopologyGraph
 from mm2plan.kafka.port import STATE_TOPIC
-from mm2plan.model import Cluster, Flow, Topology, TopicSpec
+from mm2plan.model import Cluster, Flow, TopicSpec, Topology
 from mm2plan.naming import ReplicationPolicy
 from mm2plan.state import ALLOW, LITERAL, PREFIXED, AclBinding, LiveState
 
@@ -23,11 +23,16 @@ from mm2plan.state import ALLOW, LITERAL, PREFIXED, AclBinding, LiveState
 MM2_CONFIG_EXCLUDE = re.compile(
     r"follower\.replication\.throttled\.replicas|leader\.replication\.throttled\.replicas|"
     r"message\.timestamp\.difference\.max\.ms|message\.timestamp\.type|"
-    r"unclean\.leader\.election\.enable|min\.insync\.replicas")
+    r"unclean\.leader\.election\.enable|min\.insync\.replicas"
+)
 
 COMPACT = {"cleanup.policy": "compact"}
-KAFKA_INTERNAL = ("__consumer_offsets", "__transaction_state", "__share_group_state",
-                  "__cluster_metadata")
+KAFKA_INTERNAL = (
+    "__consumer_offsets",
+    "__transaction_state",
+    "__share_group_state",
+    "__cluster_metadata",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,9 +54,12 @@ class DesiredTopic:
     """Remote topics follow the source's config; internal topics only pin cleanup.policy."""
 
     def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"partitions": self.partitions,
-                               "replication_factor": self.replication_factor,
-                               "config": dict(sorted(self.config.items())), "role": self.role}
+        out: dict[str, Any] = {
+            "partitions": self.partitions,
+            "replication_factor": self.replication_factor,
+            "config": dict(sorted(self.config.items())),
+            "role": self.role,
+        }
         if self.origin:
             out["origin"] = self.origin
         return out
@@ -75,8 +83,9 @@ def is_kafka_internal(name: str) -> bool:
     return name in KAFKA_INTERNAL or name.startswith("__mm2plan")
 
 
-def discovered_topics(topology: Topology, policy: ReplicationPolicy, live: LiveState,
-                      first_pass: TopologyGraph) -> dict[str, list[str]]:
+def discovered_topics(
+    topology: Topology, policy: ReplicationPolicy, live: LiveState, first_pass: TopologyGraph
+) -> dict[str, list[str]]:
     """Live topics no cluster declares that flows would replicate: MM2 copies whatever matches,
     declared or not, so the plan must too. Copies made by replication are not origins."""
     out: dict[str, list[str]] = defaultdict(list)
@@ -119,51 +128,72 @@ def build_desired(topology: Topology, live: LiveState) -> DesiredState:
                 continue  # discovered: exists live, not managed, only replicated from
             spec = next(t for t in cluster.topics if t.name == p.topic)
             state.topics[p.cluster][p.topic] = DesiredTopic(
-                p.cluster, p.topic, spec.partitions,
+                p.cluster,
+                p.topic,
+                spec.partitions,
                 spec.replication_factor if spec.replication_factor is not None else rf,
-                dict(spec.config), "local")
+                dict(spec.config),
+                "local",
+            )
         else:
             state.topics[p.cluster][p.topic] = _remote_topic(p, graph, state, live, rf)
     for flow in graph.usable_flows():
         _internal_topics(state, topology, graph.policy, flow, rf)
         state.replications.append(DesiredReplication(flow, replication_settings(topology, flow)))
     for alias in topology.clusters:
-        state.topics[alias][STATE_TOPIC] = DesiredTopic(alias, STATE_TOPIC, 1, rf, COMPACT,
-                                                        "internal", exact_config=False)
+        state.topics[alias][STATE_TOPIC] = DesiredTopic(
+            alias, STATE_TOPIC, 1, rf, COMPACT, "internal", exact_config=False
+        )
     _acls(state, topology, graph)
     return state
 
 
-def _source_shape(cluster: str, topic: str, state: DesiredState, live: LiveState
-                  ) -> tuple[int | None, Mapping[str, str]]:
+def _source_shape(
+    cluster: str, topic: str, state: DesiredState, live: LiveState
+) -> tuple[int | None, Mapping[str, str]]:
     """Partitions and configs of a copy's source: the larger of declared and live counts (a
     source that grew must grow its copies), and its live configs when it exists."""
     desired = state.topics.get(cluster, {}).get(topic)
     lc = live.clusters.get(cluster)
     lt = lc.topics.get(topic) if lc else None
-    counts = [n for n in (desired.partitions if desired else None,
-                          lt.partitions if lt else None) if n is not None and n > 0]
+    counts = [
+        n
+        for n in (desired.partitions if desired else None, lt.partitions if lt else None)
+        if n is not None and n > 0
+    ]
     config = dict(lt.config) if lt else dict(desired.config) if desired else {}
     if desired and lt:
         config.update(desired.config)
     return (max(counts) if counts else None), config
 
 
-def _remote_topic(p: Placement, graph: TopologyGraph, state: DesiredState, live: LiveState,
-                  rf: int) -> DesiredTopic:
+def _remote_topic(
+    p: Placement, graph: TopologyGraph, state: DesiredState, live: LiveState, rf: int
+) -> DesiredTopic:
     assert p.source_cluster is not None and p.source_topic is not None
     flow = next(f for f in graph.usable_flows() if f.index == p.flow_index)
     partitions, config = _source_shape(p.source_cluster, p.source_topic, state, live)
-    synced = ({k: v for k, v in config.items() if not MM2_CONFIG_EXCLUDE.fullmatch(k)}
-              if flow.sync_topic_configs else {})
-    return DesiredTopic(p.cluster, p.topic, partitions if partitions is not None else -1, rf,
-                        synced, "remote", f"{p.source_cluster}:{p.source_topic}",
-                        ((p.source_cluster, p.source_topic),),
-                        exact_config=flow.sync_topic_configs)
+    synced = (
+        {k: v for k, v in config.items() if not MM2_CONFIG_EXCLUDE.fullmatch(k)}
+        if flow.sync_topic_configs
+        else {}
+    )
+    return DesiredTopic(
+        p.cluster,
+        p.topic,
+        partitions if partitions is not None else -1,
+        rf,
+        synced,
+        "remote",
+        f"{p.source_cluster}:{p.source_topic}",
+        ((p.source_cluster, p.source_topic),),
+        exact_config=flow.sync_topic_configs,
+    )
 
 
-def _internal_topics(state: DesiredState, topology: Topology, policy: ReplicationPolicy,
-                     flow: Flow, rf: int) -> None:
+def _internal_topics(
+    state: DesiredState, topology: Topology, policy: ReplicationPolicy, flow: Flow, rf: int
+) -> None:
     """The topics MM2's connectors use for a flow, each where MM2 creates it: heartbeats and
     checkpoints on the target, offset-syncs on the source (offset-syncs.topic.location=source)."""
     wanted = [(flow.source, policy.offset_syncs_topic(flow.target))]
@@ -173,19 +203,23 @@ def _internal_topics(state: DesiredState, topology: Topology, policy: Replicatio
         wanted.append((flow.target, policy.checkpoints_topic(flow.source)))
     for where, name in wanted:
         if name not in state.topics[where]:
-            state.topics[where][name] = DesiredTopic(where, name, 1, rf, COMPACT, "internal",
-                                                     exact_config=False)
+            state.topics[where][name] = DesiredTopic(
+                where, name, 1, rf, COMPACT, "internal", exact_config=False
+            )
 
 
 def replication_settings(topology: Topology, flow: Flow) -> dict[str, Any]:
     """The effective MM2 settings of a flow: what a runtime or connector is launched with."""
     return {
-        "source": flow.source, "target": flow.target,
+        "source": flow.source,
+        "target": flow.target,
         "engine": topology.runtime.engine,
         "replication.policy": topology.defaults.replication_policy,
         "replication.policy.separator": topology.defaults.separator,
-        "topics": list(flow.topics), "topics.exclude": list(flow.topics_exclude),
-        "groups": list(flow.groups), "groups.exclude": list(flow.groups_exclude),
+        "topics": list(flow.topics),
+        "topics.exclude": list(flow.topics_exclude),
+        "groups": list(flow.groups),
+        "groups.exclude": list(flow.groups_exclude),
         "sync.group.offsets.enabled": flow.sync_group_offsets,
         "sync.topic.configs.enabled": flow.sync_topic_configs,
         "emit.heartbeats.enabled": flow.emit_heartbeats,
@@ -193,8 +227,9 @@ def replication_settings(topology: Topology, flow: Flow) -> dict[str, Any]:
     }
 
 
-def _allow(principal: str, ops: Iterable[str], rtype: str, name: str,
-           pattern: str = LITERAL) -> set[AclBinding]:
+def _allow(
+    principal: str, ops: Iterable[str], rtype: str, name: str, pattern: str = LITERAL
+) -> set[AclBinding]:
     return {AclBinding(principal, op, rtype, name, pattern, ALLOW) for op in ops}
 
 
@@ -234,8 +269,9 @@ def _replicator_acls(state: DesiredState, topology: Topology, graph: TopologyGra
             who, acls = src.replicator_principal, state.acls[flow.source]
             for name in _copied_from(graph, flow):
                 acls |= _allow(who, ("READ", "DESCRIBE", "DESCRIBE_CONFIGS"), "TOPIC", name)
-            acls |= _allow(who, ("READ", "WRITE", "DESCRIBE"), "TOPIC",
-                           policy.offset_syncs_topic(flow.target))
+            acls |= _allow(
+                who, ("READ", "WRITE", "DESCRIBE"), "TOPIC", policy.offset_syncs_topic(flow.target)
+            )
             acls |= _allow(who, ("DESCRIBE",), "CLUSTER", "kafka-cluster")
             if flow.emit_checkpoints:
                 for group in _synced_groups(topology, flow, flow.source):
@@ -257,8 +293,11 @@ def _replicator_acls(state: DesiredState, topology: Topology, graph: TopologyGra
 
 
 def _copied_from(graph: TopologyGraph, flow: Flow) -> set[str]:
-    return {p.source_topic for p in graph.placements()
-            if p.flow_index == flow.index and p.source_topic is not None}
+    return {
+        p.source_topic
+        for p in graph.placements()
+        if p.flow_index == flow.index and p.source_topic is not None
+    }
 
 
 def _copies_made(graph: TopologyGraph, flow: Flow) -> set[str]:
@@ -268,5 +307,6 @@ def _copies_made(graph: TopologyGraph, flow: Flow) -> set[str]:
 def _synced_groups(topology: Topology, flow: Flow, cluster: str) -> set[str]:
     """Groups of the topology's apps on `cluster` that this flow checkpoints."""
     gf = group_filter(flow)
-    return {g for app in topology.apps if cluster in app.clusters
-            for g in app.groups if gf.matches(g)}
+    return {
+        g for app in topology.apps if cluster in app.clusters for g in app.groups if gf.matches(g)
+    }

@@ -43,13 +43,15 @@ class Diagnostic:
         return self.severity is Severity.ERROR
 
 
-def error(code: str, message: str, hint: str = "", *, source: SourceRange | None = None,
-          path: str = "") -> Diagnostic:
+def error(
+    code: str, message: str, hint: str = "", *, source: SourceRange | None = None, path: str = ""
+) -> Diagnostic:
     return Diagnostic(Severity.ERROR, code, message, hint, source, path)
 
 
-def warning(code: str, message: str, hint: str = "", *, source: SourceRange | None = None,
-            path: str = "") -> Diagnostic:
+def warning(
+    code: str, message: str, hint: str = "", *, source: SourceRange | None = None, path: str = ""
+) -> Diagnostic:
     return Diagnostic(Severity.WARNING, code, message, hint, source, path)
 
 

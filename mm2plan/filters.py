@@ -47,8 +47,11 @@ class NameFilter:
     exclude: re.Pattern[str] | None
 
     def matches(self, name: str) -> bool:
-        return (self.include is not None and self.include.fullmatch(name) is not None
-                and (self.exclude is None or self.exclude.fullmatch(name) is None))
+        return (
+            self.include is not None
+            and self.include.fullmatch(name) is not None
+            and (self.exclude is None or self.exclude.fullmatch(name) is None)
+        )
 
 
 def topic_filter(flow: Flow) -> NameFilter:

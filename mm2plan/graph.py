@@ -75,8 +75,9 @@ class TopologyGraph:
 
     def __init__(self, topology: Topology, policy: ReplicationPolicy | None = None) -> None:
         self.topology = topology
-        self.policy = policy or policy_for(topology.defaults.replication_policy,
-                                           topology.defaults.separator)
+        self.policy = policy or policy_for(
+            topology.defaults.replication_policy, topology.defaults.separator
+        )
         self.clusters: nx.DiGraph[str] = nx.DiGraph()
         self.topics: nx.DiGraph[TopicNode] = nx.DiGraph()
         self._arrivals: dict[TopicNode, list[Placement]] = defaultdict(list)
@@ -96,8 +97,12 @@ class TopologyGraph:
         out = []
         for f in self.topology.enabled_flows():
             pair = (f.source, f.target)
-            if (f.source not in self.topology.clusters or f.target not in self.topology.clusters
-                    or f.source == f.target or pair in seen):
+            if (
+                f.source not in self.topology.clusters
+                or f.target not in self.topology.clusters
+                or f.source == f.target
+                or pair in seen
+            ):
                 continue
             try:
                 topic_filter(f)
@@ -145,10 +150,16 @@ class TopologyGraph:
                 if not self._should_replicate(p.topic, flow, filters[flow.index]):
                     continue
                 remote = self.policy.format_remote_topic(flow.source, p.topic)
-                copy = Placement(flow.target, remote, p.origin_cluster, p.origin_topic,
-                                 (*p.hops, flow.target), p.topic, flow.index)
-                self.topics.add_edge((p.cluster, p.topic), (flow.target, remote),
-                                     flow=flow.index)
+                copy = Placement(
+                    flow.target,
+                    remote,
+                    p.origin_cluster,
+                    p.origin_topic,
+                    (*p.hops, flow.target),
+                    p.topic,
+                    flow.index,
+                )
+                self.topics.add_edge((p.cluster, p.topic), (flow.target, remote), flow=flow.index)
                 problem = topic_name_problem(remote)
                 if problem:
                     self.bad_names.append(BadName(copy, problem))
@@ -172,8 +183,11 @@ class TopologyGraph:
 
     def _should_replicate(self, topic: str, flow: Flow, name_filter: NameFilter) -> bool:
         """`MirrorSourceConnector.shouldReplicateTopic` for user topics."""
-        return (name_filter.matches(topic) and not self.policy.is_internal_topic(topic)
-                and not self._is_cycle(topic, flow.target))
+        return (
+            name_filter.matches(topic)
+            and not self.policy.is_internal_topic(topic)
+            and not self._is_cycle(topic, flow.target)
+        )
 
     def _is_cycle(self, topic: str, target: str) -> bool:
         """`MirrorSourceConnector.isCycle`: walk the name's upstream chain looking for target."""
@@ -197,8 +211,9 @@ class TopologyGraph:
         return {name: arr for (c, name), arr in self._arrivals.items() if c == cluster}
 
     def remote_topics_on(self, cluster: str) -> list[Placement]:
-        return [arr[0] for (c, _), arr in self._arrivals.items()
-                if c == cluster and arr[0].is_remote]
+        return [
+            arr[0] for (c, _), arr in self._arrivals.items() if c == cluster and arr[0].is_remote
+        ]
 
     def clashes(self) -> list[list[Placement]]:
         """Names one cluster would hold for two different topics (distinct origins)."""
@@ -206,7 +221,7 @@ class TopologyGraph:
         for arrivals in self._arrivals.values():
             origins = {p.origin for p in arrivals}
             if len(origins) > 1:
-                firsts = {}
+                firsts: dict[TopicNode, Placement] = {}
                 for p in arrivals:
                     firsts.setdefault(p.origin, p)
                 out.append(list(firsts.values()))
@@ -235,8 +250,10 @@ class TopologyGraph:
             topics, flows = grouped.setdefault(ring, (set(), set()))
             topics.update(n[1] for n in nodes)
             flows.update(d["flow"] for _, _, d in sub.edges(data=True))
-        return [Cycle(ring, tuple(sorted(t)), tuple(sorted(f)))
-                for ring, (t, f) in sorted(grouped.items())]
+        return [
+            Cycle(ring, tuple(sorted(t)), tuple(sorted(f)))
+            for ring, (t, f) in sorted(grouped.items())
+        ]
 
     def dependents(self, cluster: str, topic: str) -> set[TopicNode]:
         """Copies downstream of a topic: what breaks if it is not there."""

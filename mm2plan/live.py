@@ -6,7 +6,6 @@ from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
-
 from mm2plan.kafka.port import LOCK_TOPIC, ClusterAdmin, ClusterError
 from mm2plan.state import LiveCluster, LiveState
 
@@ -36,5 +35,10 @@ def read_live(admins: Mapping[str, ClusterAdmin]) -> LiveState:
     if errors:
         raise LiveReadError(errors)
     # The lock topic exists only while an apply runs: it must not make a plan look stale.
-    return LiveState({a: replace(r, topics={n: t for n, t in r.topics.items() if n != LOCK_TOPIC})
-                      for a, r in results.items() if isinstance(r, LiveCluster)})
+    return LiveState(
+        {
+            a: replace(r, topics={n: t for n, t in r.topics.items() if n != LOCK_TOPIC})
+            for a, r in results.items()
+            if isinstance(r, LiveCluster)
+        }
+    )

@@ -26,9 +26,10 @@ from mm2plan.model import (
     Defaults,
     Flow,
     Runtime,
+    Secret,
     Slo,
-    Topology,
     TopicSpec,
+    Topology,
     config_value,
 )
 from mm2plan.schema import subschema_properties, topology_validator
@@ -51,15 +52,28 @@ def load_file(path: str | Path) -> LoadResult:
     try:
         size = p.stat().st_size
         if size > MAX_FILE_BYTES:
-            return _fail(name, "yaml-syntax", f"file is {size // (1024 * 1024)} MiB; the limit is "
-                         f"{MAX_FILE_BYTES // (1024 * 1024)} MiB", "is this really a topology?")
+            return _fail(
+                name,
+                "yaml-syntax",
+                f"file is {size // (1024 * 1024)} MiB; the limit is "
+                f"{MAX_FILE_BYTES // (1024 * 1024)} MiB",
+                "is this really a topology?",
+            )
         data = p.read_bytes()
     except FileNotFoundError:
-        return _fail(name, "file-not-found", f"no such file: {name}",
-                     f"pass the topology path, or create {DEFAULT_FILE} here")
+        return _fail(
+            name,
+            "file-not-found",
+            f"no such file: {name}",
+            f"pass the topology path, or create {DEFAULT_FILE} here",
+        )
     except IsADirectoryError:
-        return _fail(name, "file-not-found", f"{name} is a directory",
-                     f"pass a topology file, e.g. {Path(name) / DEFAULT_FILE}")
+        return _fail(
+            name,
+            "file-not-found",
+            f"{name} is a directory",
+            f"pass a topology file, e.g. {Path(name) / DEFAULT_FILE}",
+        )
     except OSError as exc:
         return _fail(name, "file-not-found", f"cannot read {name}: {exc.strerror}", "")
     return load_bytes(data, name)
@@ -71,8 +85,12 @@ def load_bytes(data: bytes, file: str = "<stdin>") -> LoadResult:
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        return _fail(file, "yaml-syntax", f"file is not UTF-8 text (byte {exc.start})",
-                     "save the file as UTF-8")
+        return _fail(
+            file,
+            "yaml-syntax",
+            f"file is not UTF-8 text (byte {exc.start})",
+            "save the file as UTF-8",
+        )
     return load_text(text, file)
 
 
@@ -84,37 +102,58 @@ def load_text(text: str, file: str = "<memory>") -> LoadResult:
     doc = loaded.value
     marks = loaded.marks
     if doc is None:
-        diags.append(error("schema", "the file is empty",
-                           "start with 'version: 1' and a 'clusters:' mapping",
-                           source=SourceRange(file, 1, 1)))
+        diags.append(
+            error(
+                "schema",
+                "the file is empty",
+                "start with 'version: 1' and a 'clusters:' mapping",
+                source=SourceRange(file, 1, 1),
+            )
+        )
         return LoadResult(None, diags)
     if not isinstance(doc, dict):
-        diags.append(error("schema", f"the top level must be a mapping, not {_kind(doc)}",
-                           "start with 'version: 1' and a 'clusters:' mapping",
-                           source=marks.get("")))
+        diags.append(
+            error(
+                "schema",
+                f"the top level must be a mapping, not {_kind(doc)}",
+                "start with 'version: 1' and a 'clusters:' mapping",
+                source=marks.get(""),
+            )
+        )
         return LoadResult(None, diags)
     version = doc.get("version")
     if "version" in doc and version not in SUPPORTED_VERSIONS:
-        diags.append(error("unsupported-version", f"topology version {version!r} is not supported",
-                           "this mm2plan reads 'version: 1'; upgrade mm2plan for newer files",
-                           source=marks.get("version"), path="version"))
+        diags.append(
+            error(
+                "unsupported-version",
+                f"topology version {version!r} is not supported",
+                "this mm2plan reads 'version: 1'; upgrade mm2plan for newer files",
+                source=marks.get("version"),
+                path="version",
+            )
+        )
         return LoadResult(None, diags)
     diags.extend(_schema_diagnostics(doc, marks))
     return LoadResult(_build(doc, file, marks), diags)
 
 
 def _fail(file: str, code: str, message: str, hint: str) -> LoadResult:
-    return LoadResult(None, Diagnostics([error(code, message, hint,
-                                               source=SourceRange(file, 1, 1))]))
+    return LoadResult(
+        None, Diagnostics([error(code, message, hint, source=SourceRange(file, 1, 1))])
+    )
 
 
 def _kind(value: Any) -> str:
-    return {list: "a list", str: "a string", int: "a number", float: "a number",
-            bool: "a boolean"}.get(type(value), type(value).__name__)
+    return {
+        list: "a list",
+        str: "a string",
+        int: "a number",
+        float: "a number",
+        bool: "a boolean",
+    }.get(type(value), type(value).__name__)
 
 
-def _schema_diagnostics(doc: dict[str, Any], marks: Mapping[str, SourceRange]
-                        ) -> list[Diagnostic]:
+def _schema_diagnostics(doc: dict[str, Any], marks: Mapping[str, SourceRange]) -> list[Diagnostic]:
     out: list[Diagnostic] = []
     for err in topology_validator().iter_errors(doc):
         out.extend(_from_validation_error(err, marks))
@@ -128,42 +167,84 @@ def _path_of(parts: Any) -> str:
     return path
 
 
-def _from_validation_error(err: ValidationError, marks: Mapping[str, SourceRange]
-                           ) -> list[Diagnostic]:
+def _from_validation_error(
+    err: ValidationError, marks: Mapping[str, SourceRange]
+) -> list[Diagnostic]:
     path = _path_of(err.absolute_path)
     where = path or "top level"
     src = marks.get(path) or marks.get("")
     if err.validator == "additionalProperties" and isinstance(err.instance, dict):
-        allowed = subschema_properties(err.schema)
+        allowed = subschema_properties(err.schema if isinstance(err.schema, dict) else {})
         out = []
         for key in err.instance:
             if key in allowed:
                 continue
             close = difflib.get_close_matches(str(key), allowed, n=1, cutoff=0.6)
-            hint = (f"did you mean '{close[0]}'?" if close
-                    else f"allowed keys here: {', '.join(allowed)}")
+            hint = (
+                f"did you mean '{close[0]}'?"
+                if close
+                else f"allowed keys here: {', '.join(allowed)}"
+            )
             kpath = join_path(path, str(key))
-            out.append(error("unknown-key", f"unknown key '{key}' in {where}", hint,
-                             source=marks.get(kpath, src), path=kpath))
+            out.append(
+                error(
+                    "unknown-key",
+                    f"unknown key '{key}' in {where}",
+                    hint,
+                    source=marks.get(kpath, src),
+                    path=kpath,
+                )
+            )
         return out
+    if err.validator in ("anyOf", "oneOf") and err.context:
+        # Report the alternative that got furthest, not "is not valid under any of ...".
+        deepest = max(err.context, key=lambda e: (len(e.absolute_path), e.validator != "type"))
+        return _from_validation_error(deepest, marks)
     if err.validator == "required":
         missing = str(err.message).split("'")[1] if "'" in err.message else err.message
-        return [error("schema", f"{where}: missing required key '{missing}'",
-                      f"add '{missing}:' here", source=src, path=path)]
+        return [
+            error(
+                "schema",
+                f"{where}: missing required key '{missing}'",
+                f"add '{missing}:' here",
+                source=src,
+                path=path,
+            )
+        ]
     if err.validator == "propertyNames":
         bad = err.instance
-        return [error("schema", f"{where}: invalid name {bad!r}",
-                      "cluster aliases use letters, digits, '.', '_' and '-'",
-                      source=marks.get(join_path(path, str(bad)), src), path=path)]
+        return [
+            error(
+                "schema",
+                f"{where}: invalid name {bad!r}",
+                "cluster aliases use letters, digits, '.', '_' and '-'",
+                source=marks.get(join_path(path, str(bad)), src),
+                path=path,
+            )
+        ]
     if err.validator == "enum":
-        choices = ", ".join(repr(c) for c in err.validator_value)
-        return [error("schema", f"{where}: {err.instance!r} is not one of {choices}",
-                      f"use one of {choices}", source=src, path=path)]
+        choices = ", ".join(repr(c) for c in err.validator_value)  # type: ignore[union-attr]
+        return [
+            error(
+                "schema",
+                f"{where}: {err.instance!r} is not one of {choices}",
+                f"use one of {choices}",
+                source=src,
+                path=path,
+            )
+        ]
     if err.validator == "type":
         expected = err.validator_value
         exp = " or ".join(expected) if isinstance(expected, list) else expected
-        return [error("schema", f"{where}: expected {exp}, got {_kind(err.instance)}",
-                      "", source=src, path=path)]
+        return [
+            error(
+                "schema",
+                f"{where}: expected {exp}, got {_kind(err.instance)}",
+                "",
+                source=src,
+                path=path,
+            )
+        ]
     return [error("schema", f"{where}: {err.message}", "", source=src, path=path)]
 
 
@@ -199,10 +280,10 @@ def _mapping(value: Any) -> dict[str, Any]:
 def _build(doc: dict[str, Any], file: str, marks: dict[str, SourceRange]) -> Topology:
     d = _mapping(doc.get("defaults"))
     defaults = Defaults(
-        replication_policy=d.get("replication_policy") if d.get("replication_policy") in
-        ("default", "identity") else "default",
-        separator=d["separator"] if isinstance(d.get("separator"), str) and d["separator"]
-        else ".",
+        replication_policy=str(d.get("replication_policy"))
+        if d.get("replication_policy") in ("default", "identity")
+        else "default",
+        separator=d["separator"] if isinstance(d.get("separator"), str) and d["separator"] else ".",
         replication_factor=_int(d.get("replication_factor")) or 3,
         sync_group_offsets=_bool(d.get("sync_group_offsets"), True),
         sync_topic_configs=_bool(d.get("sync_topic_configs"), True),
@@ -215,8 +296,10 @@ def _build(doc: dict[str, Any], file: str, marks: dict[str, SourceRange]) -> Top
                 name=str(name),
                 partitions=_int(_mapping(spec).get("partitions")),
                 replication_factor=_int(_mapping(spec).get("replication_factor")),
-                config={str(k): _config_text(v)
-                        for k, v in _mapping(_mapping(spec).get("config")).items()},
+                config={
+                    str(k): _config_text(v)
+                    for k, v in _mapping(_mapping(spec).get("config")).items()
+                },
             )
             for name, spec in _mapping(c.get("topics")).items()
         )
@@ -224,49 +307,154 @@ def _build(doc: dict[str, Any], file: str, marks: dict[str, SourceRange]) -> Top
         clusters[str(alias)] = Cluster(
             alias=str(alias),
             bootstrap_servers=str(c.get("bootstrap_servers", "")),
-            config={str(k): config_value(str(k), _config_text(v))
-                    for k, v in _mapping(c.get("config")).items()},
+            config={
+                str(k): config_value(str(k), _config_text(v))
+                for k, v in _mapping(c.get("config")).items()
+            },
             replicator_principal=principal if isinstance(principal, str) else None,
             topics=topics,
         )
     flows = []
     raw_flows = doc.get("flows")
     for i, f in enumerate(raw_flows if isinstance(raw_flows, list) else []):
-        if not isinstance(f, dict) or not isinstance(f.get("source"), str) \
-                or not isinstance(f.get("target"), str):
+        if (
+            not isinstance(f, dict)
+            or not isinstance(f.get("source"), str)
+            or not isinstance(f.get("target"), str)
+        ):
             continue
-        flows.append(Flow(
-            source=f["source"], target=f["target"],
-            topics=_str_tuple(f.get("topics"), MM2_DEFAULT_TOPICS),
-            topics_exclude=_str_tuple(f.get("topics_exclude"), MM2_DEFAULT_TOPICS_EXCLUDE),
-            groups=_str_tuple(f.get("groups"), MM2_DEFAULT_GROUPS),
-            groups_exclude=_str_tuple(f.get("groups_exclude"), MM2_DEFAULT_GROUPS_EXCLUDE),
-            enabled=_bool(f.get("enabled"), True),
-            sync_group_offsets=_bool(f.get("sync_group_offsets"), defaults.sync_group_offsets),
-            sync_topic_configs=_bool(f.get("sync_topic_configs"), defaults.sync_topic_configs),
-            emit_heartbeats=_bool(f.get("emit_heartbeats"), True),
-            emit_checkpoints=_bool(f.get("emit_checkpoints"), True),
-            index=i,
-        ))
+        flows.append(
+            Flow(
+                source=f["source"],
+                target=f["target"],
+                topics=_str_tuple(f.get("topics"), MM2_DEFAULT_TOPICS),
+                topics_exclude=_str_tuple(f.get("topics_exclude"), MM2_DEFAULT_TOPICS_EXCLUDE),
+                groups=_str_tuple(f.get("groups"), MM2_DEFAULT_GROUPS),
+                groups_exclude=_str_tuple(f.get("groups_exclude"), MM2_DEFAULT_GROUPS_EXCLUDE),
+                enabled=_bool(f.get("enabled"), True),
+                sync_group_offsets=_bool(f.get("sync_group_offsets"), defaults.sync_group_offsets),
+                sync_topic_configs=_bool(f.get("sync_topic_configs"), defaults.sync_topic_configs),
+                emit_heartbeats=_bool(f.get("emit_heartbeats"), True),
+                emit_checkpoints=_bool(f.get("emit_checkpoints"), True),
+                index=i,
+            )
+        )
     apps = []
     for name, a in _mapping(doc.get("apps")).items():
         a = _mapping(a)
         if not isinstance(a.get("principal"), str):
             continue
-        apps.append(App(
-            name=str(name), principal=a["principal"], clusters=_str_tuple(a.get("clusters")),
-            consumes=_str_tuple(a.get("consumes")), produces=_str_tuple(a.get("produces")),
-            groups=_str_tuple(a.get("groups")),
-        ))
+        apps.append(
+            App(
+                name=str(name),
+                principal=a["principal"],
+                clusters=_str_tuple(a.get("clusters")),
+                consumes=_str_tuple(a.get("consumes")),
+                produces=_str_tuple(a.get("produces")),
+                groups=_str_tuple(a.get("groups")),
+            )
+        )
     r = _mapping(doc.get("runtime"))
     url = _mapping(r.get("connect")).get("url")
-    runtime = Runtime(engine=r.get("engine") if r.get("engine") in ("bundled", "connect")
-                      else "bundled",
-                      connect_url=url if isinstance(url, str) else Runtime().connect_url)
+    runtime = Runtime(
+        engine=str(r.get("engine")) if r.get("engine") in ("bundled", "connect") else "bundled",
+        connect_url=url if isinstance(url, str) else Runtime().connect_url,
+    )
     s = _mapping(doc.get("slo"))
     lag_s = s.get("max_lag_seconds")
-    slo = Slo(max_lag_records=_int(s.get("max_lag_records")) or Slo().max_lag_records,
-              max_lag_seconds=float(lag_s) if isinstance(lag_s, (int, float))
-              and not isinstance(lag_s, bool) else Slo().max_lag_seconds)
-    return Topology(version=1, clusters=clusters, flows=tuple(flows), apps=tuple(apps),
-                    defaults=defaults, runtime=runtime, slo=slo, file=file, marks=marks)
+    slo = Slo(
+        max_lag_records=_int(s.get("max_lag_records")) or Slo().max_lag_records,
+        max_lag_seconds=float(lag_s)
+        if isinstance(lag_s, (int, float)) and not isinstance(lag_s, bool)
+        else Slo().max_lag_seconds,
+    )
+    return Topology(
+        version=1,
+        clusters=clusters,
+        flows=tuple(flows),
+        apps=tuple(apps),
+        defaults=defaults,
+        runtime=runtime,
+        slo=slo,
+        file=file,
+        marks=marks,
+    )
+
+
+def to_document(t: Topology) -> dict[str, Any]:
+    """The topology as a YAML-ready document (inverse of loading). Secret references are kept as
+    written: this writes files, never terminals."""
+    d = Defaults()
+    doc: dict[str, Any] = {"version": t.version}
+    defaults = {
+        k: getattr(t.defaults, k)
+        for k in (
+            "replication_policy",
+            "separator",
+            "replication_factor",
+            "sync_group_offsets",
+            "sync_topic_configs",
+        )
+        if getattr(t.defaults, k) != getattr(d, k)
+    }
+    if defaults:
+        doc["defaults"] = defaults
+    clusters: dict[str, Any] = {}
+    for alias, c in t.clusters.items():
+        cd: dict[str, Any] = {"bootstrap_servers": c.bootstrap_servers}
+        if c.config:
+            cd["config"] = {k: v.raw if isinstance(v, Secret) else v for k, v in c.config.items()}
+        if c.replicator_principal:
+            cd["replicator_principal"] = c.replicator_principal
+        if c.topics:
+            cd["topics"] = {s.name: _topic_doc(s) for s in c.topics}
+        clusters[alias] = cd
+    doc["clusters"] = clusters
+    if t.flows:
+        doc["flows"] = [_flow_doc(f) for f in t.flows]
+    if t.apps:
+        doc["apps"] = {
+            a.name: {
+                "principal": a.principal,
+                "clusters": list(a.clusters),
+                "consumes": list(a.consumes),
+                "produces": list(a.produces),
+                "groups": list(a.groups),
+            }
+            for a in t.apps
+        }
+    if t.runtime != Runtime():
+        doc["runtime"] = {"engine": t.runtime.engine, "connect": {"url": t.runtime.connect_url}}
+    if t.slo != Slo():
+        doc["slo"] = {
+            "max_lag_records": t.slo.max_lag_records,
+            "max_lag_seconds": t.slo.max_lag_seconds,
+        }
+    return doc
+
+
+def _topic_doc(s: TopicSpec) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if s.partitions is not None:
+        out["partitions"] = s.partitions
+    if s.replication_factor is not None:
+        out["replication_factor"] = s.replication_factor
+    if s.config:
+        out["config"] = dict(s.config)
+    return out
+
+
+def _flow_doc(f: Flow) -> dict[str, Any]:
+    return {
+        "source": f.source,
+        "target": f.target,
+        "topics": list(f.topics),
+        "topics_exclude": list(f.topics_exclude),
+        "groups": list(f.groups),
+        "groups_exclude": list(f.groups_exclude),
+        "enabled": f.enabled,
+        "sync_group_offsets": f.sync_group_offsets,
+        "sync_topic_configs": f.sync_topic_configs,
+        "emit_heartbeats": f.emit_heartbeats,
+        "emit_checkpoints": f.emit_checkpoints,
+    }

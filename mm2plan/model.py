@@ -22,8 +22,11 @@ MM2_DEFAULT_GROUPS = (".*",)
 MM2_DEFAULT_GROUPS_EXCLUDE = ("console-consumer-.*", "connect-.*", "__.*")
 
 _REFERENCE = re.compile(r"\$\{(env|file):([^}]*)\}")
-_SENSITIVE_KEY = re.compile(r"(password|secret|jaas|token|credential|api\.?key|private\.key|"
-                            r"user\.info|\.key$)", re.IGNORECASE)
+_SENSITIVE_KEY = re.compile(
+    r"(password|secret|jaas|token|credential|api\.?key|private\.key|"
+    r"user\.info|\.key$)",
+    re.IGNORECASE,
+)
 
 
 def is_sensitive_key(key: str) -> bool:
@@ -96,8 +99,10 @@ def config_value(key: str, value: str) -> ConfigValue:
     return Secret(value) if is_sensitive_key(key) or has_reference(value) else value
 
 
-def reveal(config: Mapping[str, ConfigValue], environ: Mapping[str, str] | None = None,
-           ) -> dict[str, str]:
+def reveal(
+    config: Mapping[str, ConfigValue],
+    environ: Mapping[str, str] | None = None,
+) -> dict[str, str]:
     """Client properties with secrets resolved: for adapters opening a connection, nothing else."""
     return {k: v.resolve(environ) if isinstance(v, Secret) else v for k, v in config.items()}
 

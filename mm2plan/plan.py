@@ -33,8 +33,14 @@ class Action(StrEnum):
         return _SYMBOLS[self]
 
 
-_SYMBOLS = {Action.CREATE: "+", Action.UPDATE: "~", Action.DELETE: "-", Action.REPLACE: "-/+",
-            Action.ADOPT: "=", Action.NOOP: " "}
+_SYMBOLS = {
+    Action.CREATE: "+",
+    Action.UPDATE: "~",
+    Action.DELETE: "-",
+    Action.REPLACE: "-/+",
+    Action.ADOPT: "=",
+    Action.NOOP: " ",
+}
 
 
 class Kind(StrEnum):
@@ -78,19 +84,32 @@ class Change:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "address": self.address, "cluster": self.cluster, "kind": self.kind.value,
-            "action": self.action.value, "before": _plain(self.before),
-            "after": _plain(self.after), "reason": self.reason,
-            "depends_on": list(self.depends_on), "destroys_data": self.destroys_data,
+            "address": self.address,
+            "cluster": self.cluster,
+            "kind": self.kind.value,
+            "action": self.action.value,
+            "before": _plain(self.before),
+            "after": _plain(self.after),
+            "reason": self.reason,
+            "depends_on": list(self.depends_on),
+            "destroys_data": self.destroys_data,
             "forces_replacement": list(self.forces_replacement),
         }
 
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> Change:
-        return cls(d["address"], d["cluster"], Kind(d["kind"]), Action(d["action"]),
-                   d.get("before"), d.get("after"), d.get("reason", ""),
-                   tuple(d.get("depends_on", ())), bool(d.get("destroys_data")),
-                   tuple(d.get("forces_replacement", ())))
+        return cls(
+            d["address"],
+            d["cluster"],
+            Kind(d["kind"]),
+            Action(d["action"]),
+            d.get("before"),
+            d.get("after"),
+            d.get("reason", ""),
+            tuple(d.get("depends_on", ())),
+            bool(d.get("destroys_data")),
+            tuple(d.get("forces_replacement", ())),
+        )
 
 
 def _plain(value: Any) -> Any:
@@ -124,8 +143,12 @@ class Plan:
 
     def counts(self) -> dict[str, int]:
         c = Counter(ch.action for ch in self.changes)
-        return {"add": c[Action.CREATE] + c[Action.REPLACE], "change": c[Action.UPDATE],
-                "destroy": c[Action.DELETE] + c[Action.REPLACE], "adopt": c[Action.ADOPT]}
+        return {
+            "add": c[Action.CREATE] + c[Action.REPLACE],
+            "change": c[Action.UPDATE],
+            "destroy": c[Action.DELETE] + c[Action.REPLACE],
+            "adopt": c[Action.ADOPT],
+        }
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -141,12 +164,16 @@ class Plan:
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> Plan:
         if d.get("format_version") != PLAN_FORMAT_VERSION:
-            raise PlanFileError(f"plan format_version {d.get('format_version')!r} is not "
-                                f"{PLAN_FORMAT_VERSION!r}")
-        return cls(tuple(Change.from_json(c) for c in d["changes"]), d["fingerprint"],
-                   d.get("topology_file", ""),
-                   tuple(_diag_from_json(x) for x in d.get("diagnostics", [])),
-                   tuple(d.get("targets", ())))
+            raise PlanFileError(
+                f"plan format_version {d.get('format_version')!r} is not {PLAN_FORMAT_VERSION!r}"
+            )
+        return cls(
+            tuple(Change.from_json(c) for c in d["changes"]),
+            d["fingerprint"],
+            d.get("topology_file", ""),
+            tuple(_diag_from_json(x) for x in d.get("diagnostics", [])),
+            tuple(d.get("targets", ())),
+        )
 
 
 class PlanFileError(Exception):
@@ -155,15 +182,23 @@ class PlanFileError(Exception):
 
 def _diag_json(d: Diagnostic) -> dict[str, Any]:
     s = d.source
-    return {"severity": d.severity.value, "code": d.code, "message": d.message, "hint": d.hint,
-            "file": s.file if s else None, "line": s.line if s else None,
-            "column": s.column if s else None, "path": d.path}
+    return {
+        "severity": d.severity.value,
+        "code": d.code,
+        "message": d.message,
+        "hint": d.hint,
+        "file": s.file if s else None,
+        "line": s.line if s else None,
+        "column": s.column if s else None,
+        "path": d.path,
+    }
 
 
 def _diag_from_json(d: Mapping[str, Any]) -> Diagnostic:
     src = SourceRange(d["file"], d["line"], d["column"]) if d.get("file") else None
-    return Diagnostic(Severity(d["severity"]), d["code"], d["message"], d.get("hint", ""), src,
-                      d.get("path", ""))
+    return Diagnostic(
+        Severity(d["severity"]), d["code"], d["message"], d.get("hint", ""), src, d.get("path", "")
+    )
 
 
 def save_plan(plan: Plan, path: Path) -> None:

@@ -14,6 +14,7 @@ from typing import Any
 
 from mm2plan.desired import DesiredState, DesiredTopic, build_desired, is_kafka_internal
 from mm2plan.diagnostics import Diagnostic, error, warning
+from mm2plan.kafka.port import STATE_TOPIC
 from mm2plan.model import Topology
 from mm2plan.plan import (
     Action,
@@ -26,6 +27,7 @@ from mm2plan.plan import (
     topic_address,
 )
 from mm2plan.state import AclBinding, LiveCluster, LiveState, LiveTopic, fingerprint
+from mm2plan.yamlmarks import join_path
 
 
 def topology_doc(topology: Topology) -> Any:
@@ -46,12 +48,22 @@ def make_plan(topology: Topology, live: LiveState, targets: tuple[str, ...] = ()
         changes += _acl_changes(topology, alias, desired.acls.get(alias, set()), lc, diags)
     changes += _replication_changes(desired, live, changes)
     changes.sort(key=lambda c: (c.kind.apply_order, c.cluster, c.address))
-    return Plan(select(changes, targets), fingerprint(topology_doc(topology), live),
-                topology.file, tuple(diags), targets)
+    return Plan(
+        select(changes, targets),
+        fingerprint(topology_doc(topology), live),
+        topology.file,
+        tuple(diags),
+        targets,
+    )
 
 
-def _topic_changes(topology: Topology, alias: str, wanted: Mapping[str, DesiredTopic],
-                   lc: LiveCluster, diags: list[Diagnostic]) -> list[Change]:
+def _topic_changes(
+    topology: Topology,
+    alias: str,
+    wanted: Mapping[str, DesiredTopic],
+    lc: LiveCluster,
+    diags: list[Diagnostic],
+) -> list[Change]:
     out = []
     for name, dt in sorted(wanted.items()):
         internal = dt.role == "internal"
@@ -63,42 +75,78 @@ def _topic_changes(topology: Topology, alias: str, wanted: Mapping[str, DesiredT
             after = dt.to_json()
             if after["partitions"] is None:
                 after["partitions"] = -1
-            out.append(Change(addr, alias, kind, Action.CREATE, None, after,
-                              _create_reason(dt), deps))
+            out.append(
+                Change(addr, alias, kind, Action.CREATE, None, after, _create_reason(dt), deps)
+            )
             continue
         owned = addr in lc.owned
         mark = topology.mark(f"clusters.{alias}.topics", f"clusters.{alias}")
         problem = _conflict(dt, lt, owned)
         if problem:
-            diags.append(error("topic-conflict", f"{addr}: the existing topic {problem}",
-                               "mm2plan will not change a topic it does not own in a way that "
-                               "could lose data; fix it by hand or rename it", source=mark,
-                               path=f"clusters.{alias}"))
+            diags.append(
+                error(
+                    "topic-conflict",
+                    f"{addr}: the existing topic {problem}",
+                    "mm2plan will not change a topic it does not own in a way that "
+                    "could lose data; fix it by hand or rename it",
+                    source=mark,
+                    path=f"clusters.{alias}",
+                )
+            )
             continue
-        if dt.partitions is not None and dt.partitions > 0 and lt.partitions > dt.partitions:
-            if dt.role == "local":
-                diags.append(error("partition-decrease", f"{addr}: the topic has "
-                                   f"{lt.partitions} partitions; the topology asks for "
-                                   f"{dt.partitions}", "Kafka cannot remove partitions: raise "
-                                   "the count back, or create a new topic and migrate",
-                                   source=topology.mark(f"clusters.{alias}.topics.{name}", mark),
-                                   path=f"clusters.{alias}.topics.{name}"))
-                continue
-        if dt.replication_factor > 0 and lt.replication_factor != dt.replication_factor \
-                and (owned or dt.role == "local"):
-            diags.append(warning("replication-factor-change", f"{addr}: replication factor is "
-                                 f"{lt.replication_factor}, the topology says "
-                                 f"{dt.replication_factor}; mm2plan does not change it",
-                                 "use kafka-reassign-partitions to change replicas",
-                                 source=mark, path=f"clusters.{alias}"))
+        shrinking = dt.partitions is not None and 0 < dt.partitions < lt.partitions
+        if shrinking and dt.role == "local":
+            topic_path = join_path(f"clusters.{alias}.topics", name)
+            diags.append(
+                error(
+                    "partition-decrease",
+                    f"{addr}: the topic has "
+                    f"{lt.partitions} partitions; the topology asks for "
+                    f"{dt.partitions}",
+                    "Kafka cannot remove partitions: raise "
+                    "the count back, or create a new topic and migrate",
+                    source=topology.mark(topic_path) or mark,
+                    path=topic_path,
+                )
+            )
+            continue
+        if (
+            dt.replication_factor > 0
+            and lt.replication_factor != dt.replication_factor
+            and (owned or dt.role == "local")
+        ):
+            diags.append(
+                warning(
+                    "replication-factor-change",
+                    f"{addr}: replication factor is "
+                    f"{lt.replication_factor}, the topology says "
+                    f"{dt.replication_factor}; mm2plan does not change it",
+                    "use kafka-reassign-partitions to change replicas",
+                    source=mark,
+                    path=f"clusters.{alias}",
+                )
+            )
         before = _live_json(lt, dt)
         after = _target_json(lt, dt, owned)
         if not owned:
-            out.append(Change(addr, alias, kind, Action.ADOPT, before, after,
-                              "exists and fits: mm2plan takes ownership", deps))
+            out.append(
+                Change(
+                    addr,
+                    alias,
+                    kind,
+                    Action.ADOPT,
+                    before,
+                    after,
+                    "exists and fits: mm2plan takes ownership",
+                    deps,
+                )
+            )
         elif before != after:
-            out.append(Change(addr, alias, kind, Action.UPDATE, before, after,
-                              _update_reason(dt, lt), deps))
+            out.append(
+                Change(
+                    addr, alias, kind, Action.UPDATE, before, after, _update_reason(dt, lt), deps
+                )
+            )
         else:
             out.append(Change(addr, alias, kind, Action.NOOP, before, after))
     for addr, record in sorted(lc.owned.items()):
@@ -108,8 +156,18 @@ def _topic_changes(topology: Topology, alias: str, wanted: Mapping[str, DesiredT
         if name in wanted or name not in lc.topics or is_kafka_internal(name):
             continue
         lt = lc.topics[name]
-        out.append(Change(addr, alias, Kind(record["kind"]), Action.DELETE, lt.to_json(), None,
-                          "no longer in the topology", destroys_data=lt.has_data is not False))
+        out.append(
+            Change(
+                addr,
+                alias,
+                Kind(record["kind"]),
+                Action.DELETE,
+                lt.to_json(),
+                None,
+                "no longer in the topology",
+                destroys_data=lt.has_data is not False,
+            )
+        )
     return out
 
 
@@ -121,8 +179,9 @@ def _conflict(dt: DesiredTopic, lt: LiveTopic, owned: bool) -> str:
     if want_cleanup and _policy_set(want_cleanup) != _policy_set(have_cleanup):
         return f"has cleanup.policy={have_cleanup}, the topology needs {want_cleanup}"
     if dt.role == "remote" and dt.partitions is not None and 0 < lt.partitions < dt.partitions:
-        return (f"has {lt.partitions} partitions, fewer than its source {dt.origin} "
-                f"({dt.partitions})")
+        return (
+            f"has {lt.partitions} partitions, fewer than its source {dt.origin} ({dt.partitions})"
+        )
     return ""
 
 
@@ -138,10 +197,8 @@ def _target_json(lt: LiveTopic, dt: DesiredTopic, owned: bool) -> dict[str, Any]
     partitions = lt.partitions
     if dt.partitions is not None and dt.partitions > lt.partitions:
         partitions = dt.partitions
-    if dt.exact_config and owned:
-        config = dict(dt.config)
-    else:  # adopting, or a topic whose other configs are not ours: only set what we pin
-        config = {**lt.config, **dt.config}
+    # Adopting, or a topic whose other configs are not ours: only set what we pin.
+    config = dict(dt.config) if dt.exact_config and owned else {**lt.config, **dt.config}
     return {"partitions": partitions, "config": dict(sorted(config.items()))}
 
 
@@ -149,7 +206,9 @@ def _create_reason(dt: DesiredTopic) -> str:
     if dt.role == "remote":
         return f"replica of {dt.origin}"
     if dt.role == "internal":
-        return "used by replication"
+        return (
+            "mm2plan's ownership records" if dt.name == STATE_TOPIC else "used by MM2 replication"
+        )
     return "declared in the topology"
 
 
@@ -161,25 +220,53 @@ def _update_reason(dt: DesiredTopic, lt: LiveTopic) -> str:
     return "the topology changed, or the topic drifted"
 
 
-def _acl_changes(topology: Topology, alias: str, wanted: set[AclBinding], lc: LiveCluster,
-                 diags: list[Diagnostic]) -> list[Change]:
+def _acl_changes(
+    topology: Topology,
+    alias: str,
+    wanted: set[AclBinding],
+    lc: LiveCluster,
+    diags: list[Diagnostic],
+) -> list[Change]:
     if lc.acls is None:
         if wanted:
-            diags.append(warning("acls-unsupported", f"cluster {alias} has no authorizer: "
-                                 f"{len(wanted)} ACLs cannot be applied there",
-                                 "enable an authorizer (authorizer.class.name) on the brokers",
-                                 source=topology.mark(f"clusters.{alias}"),
-                                 path=f"clusters.{alias}"))
+            diags.append(
+                warning(
+                    "acls-unsupported",
+                    f"cluster {alias} has no authorizer: "
+                    f"{len(wanted)} ACLs cannot be applied there",
+                    "enable an authorizer (authorizer.class.name) on the brokers",
+                    source=topology.mark(f"clusters.{alias}"),
+                    path=f"clusters.{alias}",
+                )
+            )
         return []
     out = []
     for b in sorted(wanted):
         addr = acl_address(alias, b.describe())
         if b not in lc.acls:
-            out.append(Change(addr, alias, Kind.ACL, Action.CREATE, None, b.to_json(),
-                              "least privilege for what the topology declares"))
+            out.append(
+                Change(
+                    addr,
+                    alias,
+                    Kind.ACL,
+                    Action.CREATE,
+                    None,
+                    b.to_json(),
+                    "least privilege for what the topology declares",
+                )
+            )
         elif addr not in lc.owned:
-            out.append(Change(addr, alias, Kind.ACL, Action.ADOPT, b.to_json(), b.to_json(),
-                              "exists: mm2plan takes ownership"))
+            out.append(
+                Change(
+                    addr,
+                    alias,
+                    Kind.ACL,
+                    Action.ADOPT,
+                    b.to_json(),
+                    b.to_json(),
+                    "exists: mm2plan takes ownership",
+                )
+            )
         else:
             out.append(Change(addr, alias, Kind.ACL, Action.NOOP, b.to_json(), b.to_json()))
     wanted_addrs = {acl_address(alias, b.describe()) for b in wanted}
@@ -188,17 +275,29 @@ def _acl_changes(topology: Topology, alias: str, wanted: set[AclBinding], lc: Li
             continue
         binding = AclBinding.from_json(record["binding"])
         if binding in lc.acls:
-            out.append(Change(addr, alias, Kind.ACL, Action.DELETE, binding.to_json(), None,
-                              "no longer needed by the topology"))
+            out.append(
+                Change(
+                    addr,
+                    alias,
+                    Kind.ACL,
+                    Action.DELETE,
+                    binding.to_json(),
+                    None,
+                    "no longer needed by the topology",
+                )
+            )
     return out
 
 
-def _replication_changes(desired: DesiredState, live: LiveState, so_far: list[Change]
-                         ) -> list[Change]:
+def _replication_changes(
+    desired: DesiredState, live: LiveState, so_far: list[Change]
+) -> list[Change]:
     out = []
-    topic_changes = {c.address: c for c in so_far
-                     if c.kind in (Kind.TOPIC, Kind.INTERNAL_TOPIC) and c.action is not
-                     Action.NOOP}
+    topic_changes = {
+        c.address: c
+        for c in so_far
+        if c.kind in (Kind.TOPIC, Kind.INTERNAL_TOPIC) and c.action is not Action.NOOP
+    }
     wanted_addrs = set()
     graph = desired.graph
     for rep in desired.replications:
@@ -207,25 +306,59 @@ def _replication_changes(desired: DesiredState, live: LiveState, so_far: list[Ch
         wanted_addrs.add(addr)
         lc = live.clusters.get(flow.target, LiveCluster(flow.target))
         record = lc.owned.get(addr)
-        copies = {topic_address(p.cluster, p.topic) for p in graph.placements()
-                  if p.flow_index == flow.index} if graph else set()
+        copies = (
+            {
+                topic_address(p.cluster, p.topic)
+                for p in graph.placements()
+                if p.flow_index == flow.index
+            }
+            if graph
+            else set()
+        )
         deps = tuple(sorted(a for a in topic_changes if a in copies))
         after = dict(rep.settings)
         if record is None:
-            out.append(Change(addr, flow.target, Kind.REPLICATION, Action.CREATE, None, after,
-                              f"new flow {flow.name}", deps))
+            out.append(
+                Change(
+                    addr,
+                    flow.target,
+                    Kind.REPLICATION,
+                    Action.CREATE,
+                    None,
+                    after,
+                    f"new flow {flow.name}",
+                    deps,
+                )
+            )
         elif dict(record.get("settings", {})) != after:
-            out.append(Change(addr, flow.target, Kind.REPLICATION, Action.UPDATE,
-                              dict(record.get("settings", {})), after,
-                              "flow settings changed: replication restarts", deps))
+            out.append(
+                Change(
+                    addr,
+                    flow.target,
+                    Kind.REPLICATION,
+                    Action.UPDATE,
+                    dict(record.get("settings", {})),
+                    after,
+                    "flow settings changed: replication restarts",
+                    deps,
+                )
+            )
         else:
             out.append(Change(addr, flow.target, Kind.REPLICATION, Action.NOOP, after, after))
     for alias, lc in sorted(live.clusters.items()):
         for addr, record in sorted(lc.owned.items()):
             if record.get("kind") == Kind.REPLICATION and addr not in wanted_addrs:
-                out.append(Change(addr, alias, Kind.REPLICATION, Action.DELETE,
-                                  dict(record.get("settings", {})), None,
-                                  "flow removed from the topology: replication stops"))
+                out.append(
+                    Change(
+                        addr,
+                        alias,
+                        Kind.REPLICATION,
+                        Action.DELETE,
+                        dict(record.get("settings", {})),
+                        None,
+                        "flow removed from the topology: replication stops",
+                    )
+                )
     return out
 
 
@@ -241,16 +374,36 @@ def make_destroy_plan(topology: Topology, live: LiveState) -> Plan:
                 lt = lc.topics.get(name)
                 if lt is None or is_kafka_internal(name):
                     continue
-                changes.append(Change(addr, alias, kind, Action.DELETE, lt.to_json(), None,
-                                      "destroy", destroys_data=lt.has_data is not False))
+                changes.append(
+                    Change(
+                        addr,
+                        alias,
+                        kind,
+                        Action.DELETE,
+                        lt.to_json(),
+                        None,
+                        "destroy",
+                        destroys_data=lt.has_data is not False,
+                    )
+                )
             elif kind is Kind.ACL:
                 binding = AclBinding.from_json(record["binding"])
                 if lc.acls is not None and binding in lc.acls:
-                    changes.append(Change(addr, alias, kind, Action.DELETE, binding.to_json(),
-                                          None, "destroy"))
+                    changes.append(
+                        Change(addr, alias, kind, Action.DELETE, binding.to_json(), None, "destroy")
+                    )
             else:
-                changes.append(Change(addr, alias, kind, Action.DELETE,
-                                      dict(record.get("settings", {})), None, "destroy"))
+                changes.append(
+                    Change(
+                        addr,
+                        alias,
+                        kind,
+                        Action.DELETE,
+                        dict(record.get("settings", {})),
+                        None,
+                        "destroy",
+                    )
+                )
     # Replication stops before its topics go; ACLs after the topics they guard.
     order = {Kind.REPLICATION: 0, Kind.TOPIC: 1, Kind.INTERNAL_TOPIC: 1, Kind.ACL: 2}
     changes.sort(key=lambda c: (order[c.kind], c.cluster, c.address))

@@ -32,7 +32,8 @@ class AclBinding:
     host: str = "*"
 
     def describe(self) -> str:
-        """`"User:app" READ topic:orders`; prefixed patterns end in `*`, other hosts/denies say so."""
+        """`"User:app" READ topic:orders`; a prefixed pattern ends in `*`; denies and hosts
+        other than `*` are spelled out."""
         name = self.resource_name + ("*" if self.pattern_type == PREFIXED else "")
         text = f'"{self.principal}" {self.operation} {self.resource_type.lower()}:{name}'
         if self.permission != ALLOW:
@@ -42,15 +43,27 @@ class AclBinding:
         return text
 
     def to_json(self) -> dict[str, str]:
-        return {"principal": self.principal, "operation": self.operation,
-                "resource_type": self.resource_type, "resource_name": self.resource_name,
-                "pattern_type": self.pattern_type, "permission": self.permission,
-                "host": self.host}
+        return {
+            "principal": self.principal,
+            "operation": self.operation,
+            "resource_type": self.resource_type,
+            "resource_name": self.resource_name,
+            "pattern_type": self.pattern_type,
+            "permission": self.permission,
+            "host": self.host,
+        }
 
     @classmethod
     def from_json(cls, d: Mapping[str, str]) -> AclBinding:
-        return cls(d["principal"], d["operation"], d["resource_type"], d["resource_name"],
-                   d.get("pattern_type", LITERAL), d.get("permission", ALLOW), d.get("host", "*"))
+        return cls(
+            d["principal"],
+            d["operation"],
+            d["resource_type"],
+            d["resource_name"],
+            d.get("pattern_type", LITERAL),
+            d.get("permission", ALLOW),
+            d.get("host", "*"),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,9 +77,11 @@ class LiveTopic:
     """Whether any partition holds records; None when not read."""
 
     def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"partitions": self.partitions,
-                               "replication_factor": self.replication_factor,
-                               "config": dict(sorted(self.config.items()))}
+        out: dict[str, Any] = {
+            "partitions": self.partitions,
+            "replication_factor": self.replication_factor,
+            "config": dict(sorted(self.config.items())),
+        }
         if self.has_data is not None:
             out["has_data"] = self.has_data
         return out
@@ -90,10 +105,16 @@ class LiveCluster:
 
     @classmethod
     def from_json(cls, alias: str, d: Mapping[str, Any]) -> LiveCluster:
-        topics = {n: LiveTopic(n, int(t["partitions"]), int(t.get("replication_factor", 1)),
-                               {str(k): str(v) for k, v in (t.get("config") or {}).items()},
-                               t.get("has_data"))
-                  for n, t in (d.get("topics") or {}).items()}
+        topics = {
+            n: LiveTopic(
+                n,
+                int(t["partitions"]),
+                int(t.get("replication_factor", 1)),
+                {str(k): str(v) for k, v in (t.get("config") or {}).items()},
+                t.get("has_data"),
+            )
+            for n, t in (d.get("topics") or {}).items()
+        }
         raw_acls = d.get("acls", [])
         acls = None if raw_acls is None else frozenset(AclBinding.from_json(a) for a in raw_acls)
         return cls(alias, topics, acls, dict(d.get("owned") or {}))

@@ -53,11 +53,16 @@ def check(t: Topology, graph: TopologyGraph) -> Iterator[Diagnostic]:
     yield from _metric_collisions(t, graph)
     yield from _apps_topics(t, graph)
     yield from _secrets(t)
+    in_flows = {f.source for f in t.flows} | {f.target for f in t.flows}
     for alias in graph.isolated_clusters():
-        if len(t.clusters) > 1:
-            yield warning("isolated-cluster", f"cluster '{alias}' takes part in no flow",
-                          "add a flow to or from it, or remove it",
-                          source=t.mark(f"clusters.{alias}"), path=join_path("clusters", alias))
+        if len(t.clusters) > 1 and alias not in in_flows:
+            yield warning(
+                "isolated-cluster",
+                f"cluster '{alias}' takes part in no flow",
+                "add a flow to or from it, or remove it",
+                source=t.mark(f"clusters.{alias}"),
+                path=join_path("clusters", alias),
+            )
 
 
 def _flow_path(i: int, key: str = "") -> str:
@@ -71,20 +76,30 @@ def _flows(t: Topology) -> Iterator[Diagnostic]:
         for end in ("source", "target"):
             alias = getattr(f, end)
             if alias not in t.clusters:
-                yield error("unknown-cluster", f"flow {f.name}: {end} cluster '{alias}' is not "
-                            "declared", _did_you_mean(alias, t.clusters) or f"declared: {known}",
-                            source=t.mark(_flow_path(f.index, end)),
-                            path=_flow_path(f.index, end))
+                yield error(
+                    "unknown-cluster",
+                    f"flow {f.name}: {end} cluster '{alias}' is not declared",
+                    _did_you_mean(alias, t.clusters) or f"declared: {known}",
+                    source=t.mark(_flow_path(f.index, end)),
+                    path=_flow_path(f.index, end),
+                )
         if f.source == f.target:
-            yield error("self-replication", f"flow {f.name} replicates a cluster into itself",
-                        "source and target must be different clusters",
-                        source=t.mark(_flow_path(f.index)), path=_flow_path(f.index))
+            yield error(
+                "self-replication",
+                f"flow {f.name} replicates a cluster into itself",
+                "source and target must be different clusters",
+                source=t.mark(_flow_path(f.index)),
+                path=_flow_path(f.index),
+            )
         pair = (f.source, f.target)
         if pair in seen:
-            yield error("duplicate-flow", f"flow {f.name} is declared twice "
-                        f"(first as flows[{seen[pair]}])",
-                        "merge their topic patterns into one flow",
-                        source=t.mark(_flow_path(f.index)), path=_flow_path(f.index))
+            yield error(
+                "duplicate-flow",
+                f"flow {f.name} is declared twice (first as flows[{seen[pair]}])",
+                "merge their topic patterns into one flow",
+                source=t.mark(_flow_path(f.index)),
+                path=_flow_path(f.index),
+            )
         else:
             seen[pair] = f.index
         for field in PATTERN_FIELDS:
@@ -93,11 +108,15 @@ def _flows(t: Topology) -> Iterator[Diagnostic]:
                     compile_pattern(pattern)
                 except PatternError as exc:
                     path = f"{_flow_path(f.index, field)}[{j}]"
-                    yield error("invalid-pattern", f"flow {f.name}: {field} pattern {pattern!r} "
-                                f"is not a valid regular expression: {exc.reason}",
-                                "patterns are Java regexes matched against the whole name; "
-                                r"escape a literal dot as '\\.'",
-                                source=t.mark(path), path=path)
+                    yield error(
+                        "invalid-pattern",
+                        f"flow {f.name}: {field} pattern {pattern!r} "
+                        f"is not a valid regular expression: {exc.reason}",
+                        "patterns are Java regexes matched against the whole name; "
+                        r"escape a literal dot as '\.'",
+                        source=t.mark(path),
+                        path=path,
+                    )
 
 
 def _did_you_mean(name: str, choices: object) -> str:
@@ -112,11 +131,14 @@ def _apps_reference_clusters(t: Topology) -> Iterator[Diagnostic]:
         for j, alias in enumerate(app.clusters):
             if alias not in t.clusters:
                 path = f"{join_path('apps', app.name)}.clusters[{j}]"
-                yield error("unknown-cluster", f"app '{app.name}' names cluster '{alias}', "
-                            "which is not declared",
-                            _did_you_mean(alias, t.clusters)
-                            or f"declared: {', '.join(sorted(t.clusters))}",
-                            source=t.mark(path), path=path)
+                yield error(
+                    "unknown-cluster",
+                    f"app '{app.name}' names cluster '{alias}', which is not declared",
+                    _did_you_mean(alias, t.clusters)
+                    or f"declared: {', '.join(sorted(t.clusters))}",
+                    source=t.mark(path),
+                    path=path,
+                )
 
 
 def _aliases(t: Topology) -> Iterator[Diagnostic]:
@@ -126,20 +148,26 @@ def _aliases(t: Topology) -> Iterator[Diagnostic]:
     for alias in t.clusters:
         if sep in alias:
             path = join_path("clusters", alias)
-            yield error("alias-contains-separator",
-                        f"cluster alias '{alias}' contains the separator '{sep}'",
-                        f"MM2 reads a remote topic's source as the text before the first "
-                        f"'{sep}', so '{alias}{sep}orders' would look like it came from "
-                        f"'{alias.split(sep)[0]}'; rename the alias or change "
-                        "defaults.separator", source=t.mark(path), path=path)
+            yield error(
+                "alias-contains-separator",
+                f"cluster alias '{alias}' contains the separator '{sep}'",
+                f"MM2 reads a remote topic's source as the text before the first "
+                f"'{sep}', so '{alias}{sep}orders' would look like it came from "
+                f"'{alias.split(sep)[0]}'; rename the alias or change "
+                "defaults.separator",
+                source=t.mark(path),
+                path=path,
+            )
 
 
-def _name_diagnostic(name: str, problem: str, where: str, path: str, t: Topology,
-                     hint: str) -> Diagnostic:
+def _name_diagnostic(
+    name: str, problem: str, where: str, path: str, t: Topology, hint: str
+) -> Diagnostic:
     code = "topic-name-too-long" if len(name) > MAX_TOPIC_NAME_LENGTH else "invalid-topic-name"
     shown = name if len(name) <= 80 else name[:77] + "..."
-    return error(code, f"{where}: topic name '{shown}' {problem}", hint,
-                 source=t.mark(path), path=path)
+    return error(
+        code, f"{where}: topic name '{shown}' {problem}", hint, source=t.mark(path), path=path
+    )
 
 
 def _local_topic_names(t: Topology) -> Iterator[Diagnostic]:
@@ -148,9 +176,14 @@ def _local_topic_names(t: Topology) -> Iterator[Diagnostic]:
             problem = topic_name_problem(spec.name)
             if problem:
                 path = join_path(join_path(join_path("clusters", alias), "topics"), spec.name)
-                yield _name_diagnostic(spec.name, problem, f"cluster {alias}", path, t,
-                                       "Kafka topic names are 1-249 characters of "
-                                       "[a-zA-Z0-9._-], and not '.' or '..'")
+                yield _name_diagnostic(
+                    spec.name,
+                    problem,
+                    f"cluster {alias}",
+                    path,
+                    t,
+                    "Kafka topic names are 1-249 characters of [a-zA-Z0-9._-], and not '.' or '..'",
+                )
 
 
 def _placement_path(p: Placement) -> str:
@@ -162,42 +195,63 @@ def _placement_path(p: Placement) -> str:
 def _graph_findings(t: Topology, graph: TopologyGraph) -> Iterator[Diagnostic]:
     for bad in graph.bad_names:
         p = bad.placement
-        yield _name_diagnostic(p.topic, bad.problem,
-                               f"remote copy of {p.describe()} on {p.cluster}",
-                               _placement_path(p), t,
-                               "shorten the source topic or the cluster alias, or narrow "
-                               "this flow's topics")
+        yield _name_diagnostic(
+            p.topic,
+            bad.problem,
+            f"remote copy of {p.describe()} on {p.cluster}",
+            _placement_path(p),
+            t,
+            "shorten the source topic or the cluster alias, or narrow this flow's topics",
+        )
     for cycle in graph.replication_cycles():
         ring = " -> ".join(cycle.clusters)
-        shown = ", ".join(cycle.topics[:5]) + (f" (+{len(cycle.topics) - 5} more)"
-                                                if len(cycle.topics) > 5 else "")
+        shown = ", ".join(cycle.topics[:5]) + (
+            f" (+{len(cycle.topics) - 5} more)" if len(cycle.topics) > 5 else ""
+        )
         path = _flow_path(cycle.flow_indexes[0])
-        yield error("replication-cycle", f"replication cycle {ring}: topic(s) {shown} would "
-                    "be copied back to the cluster they came from, forever",
-                    "identity naming cannot tell a remote topic from a local one; use "
-                    "replication_policy: default, or exclude the replicated topics on the "
-                    "return flow", source=t.mark(path), path=path)
+        yield error(
+            "replication-cycle",
+            f"replication cycle {ring}: topic(s) {shown} would "
+            "be copied back to the cluster they came from, forever",
+            "identity naming cannot tell a remote topic from a local one; use "
+            "replication_policy: default, or exclude the replicated topics on the "
+            "return flow",
+            source=t.mark(path),
+            path=path,
+        )
     for clash in graph.clashes():
         p0 = clash[0]
         origins = " and ".join(p.describe() for p in clash)
         paths = [_placement_path(p) for p in clash]
-        yield error("naming-clash", f"cluster {p0.cluster} would hold two different topics "
-                    f"named '{p0.topic}': {origins}",
-                    "rename one, exclude it from the flow, or use the default replication "
-                    "policy so remote names carry their source", source=t.mark(*paths),
-                    path=paths[-1])
+        yield error(
+            "naming-clash",
+            f"cluster {p0.cluster} would hold two different topics named '{p0.topic}': {origins}",
+            "rename one, exclude it from the flow, or use the default replication "
+            "policy so remote names carry their source",
+            source=t.mark(*paths),
+            path=paths[-1],
+        )
     for paths_ in graph.redundant_paths():
         p0 = paths_[0]
         names = ", ".join(f"'{p.topic}' (via {'->'.join(p.hops)})" for p in paths_)
-        yield warning("redundant-path", f"{p0.origin_cluster}:{p0.origin_topic} reaches "
-                      f"{p0.cluster} along {len(paths_)} paths: {names}",
-                      "each path copies the data again; narrow one flow's topics if the "
-                      "extra copy is not wanted", source=t.mark(_placement_path(paths_[-1])),
-                      path=_placement_path(paths_[-1]))
+        yield warning(
+            "redundant-path",
+            f"{p0.origin_cluster}:{p0.origin_topic} reaches "
+            f"{p0.cluster} along {len(paths_)} paths: {names}",
+            "each path copies the data again; narrow one flow's topics if the "
+            "extra copy is not wanted",
+            source=t.mark(_placement_path(paths_[-1])),
+            path=_placement_path(paths_[-1]),
+        )
     if graph.truncated:
-        yield error("expansion-limit", "the flows would create more than "
-                    "2,000,000 remote topics (every path through a dense mesh)",
-                    "narrow the flows' topic patterns", source=t.mark("flows"), path="flows")
+        yield error(
+            "expansion-limit",
+            "the flows would create more than "
+            "2,000,000 remote topics (every path through a dense mesh)",
+            "narrow the flows' topic patterns",
+            source=t.mark("flows"),
+            path="flows",
+        )
 
 
 def _metric_collisions(t: Topology, graph: TopologyGraph) -> Iterator[Diagnostic]:
@@ -211,10 +265,14 @@ def _metric_collisions(t: Topology, graph: TopologyGraph) -> Iterator[Diagnostic
             if len(names) > 1:
                 a, b = sorted(names)[:2]
                 pb = first[(cluster, b)]
-                yield error("metric-collision", f"cluster {cluster}: topics '{a}' and '{b}' "
-                            "differ only by '.' vs '_'; Kafka refuses the second",
-                            "their metric names would collide; rename one",
-                            source=t.mark(_placement_path(pb)), path=_placement_path(pb))
+                yield error(
+                    "metric-collision",
+                    f"cluster {cluster}: topics '{a}' and '{b}' "
+                    "differ only by '.' vs '_'; Kafka refuses the second",
+                    "their metric names would collide; rename one",
+                    source=t.mark(_placement_path(pb)),
+                    path=_placement_path(pb),
+                )
 
 
 def _apps_topics(t: Topology, graph: TopologyGraph) -> Iterator[Diagnostic]:
@@ -232,15 +290,19 @@ def _apps_topics(t: Topology, graph: TopologyGraph) -> Iterator[Diagnostic]:
                 if field == "produces" and i > 0:
                     continue  # producing after failover writes the failover cluster's own topic
                 for j, topic in enumerate(getattr(app, field)):
-                    if topic in held[alias] or (field == "consumes" and
-                                                topic in originals[alias]):
+                    if topic in held[alias] or (field == "consumes" and topic in originals[alias]):
                         continue
                     path = f"{base}.{field}[{j}]"
                     role = "home cluster" if i == 0 else "failover cluster"
-                    yield error("unknown-topic", f"app '{app.name}' {field} '{topic}', which "
-                                f"is neither declared nor replicated on its {role} {alias}",
-                                f"declare it under clusters.{alias}.topics, or add a flow that "
-                                f"replicates it to {alias}", source=t.mark(path), path=path)
+                    yield error(
+                        "unknown-topic",
+                        f"app '{app.name}' {field} '{topic}', which "
+                        f"is neither declared nor replicated on its {role} {alias}",
+                        f"declare it under clusters.{alias}.topics, or add a flow that "
+                        f"replicates it to {alias}",
+                        source=t.mark(path),
+                        path=path,
+                    )
 
 
 def _secrets(t: Topology) -> Iterator[Diagnostic]:
@@ -248,7 +310,11 @@ def _secrets(t: Topology) -> Iterator[Diagnostic]:
         for key, value in cluster.config.items():
             if isinstance(value, Secret) and not value.is_reference:
                 path = join_path(join_path(join_path("clusters", alias), "config"), key)
-                yield warning("plaintext-secret", f"cluster {alias}: '{key}' is written in "
-                              "plain text", "use \"${env:NAME}\" or \"${file:/path}\"; the "
-                              "value is resolved only when connecting",
-                              source=t.mark(path), path=path)
+                yield warning(
+                    "plaintext-secret",
+                    f"cluster {alias}: '{key}' is written in plain text",
+                    'use "${env:NAME}" or "${file:/path}"; the '
+                    "value is resolved only when connecting",
+                    source=t.mark(path),
+                    path=path,
+                )

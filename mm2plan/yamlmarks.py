@@ -71,7 +71,8 @@ class _Builder:
         self.root: Any = None
         self.documents = 0
 
-    def mark(self, m: yaml.Mark) -> SourceRange:
+    def mark(self, m: Any) -> SourceRange:
+        """libyaml's and PyYAML's marks differ in type, not in fields."""
         return SourceRange(self.file, m.line + 1, m.column + 1)
 
     def child_path(self) -> str:
@@ -85,18 +86,22 @@ class _Builder:
     def scalar(self, event: yaml.ScalarEvent) -> Any:
         tag = event.tag
         if tag is None or tag == "!":
-            tag = self.resolver.resolve(yaml.ScalarNode, event.value, event.implicit)
-        node = yaml.ScalarNode(tag, event.value, event.start_mark, event.end_mark, event.style)
+            tag = self.resolver.resolve(yaml.ScalarNode, event.value, event.implicit)  # type: ignore[no-untyped-call]
+        node = yaml.ScalarNode(tag, event.value, None, None, event.style)
         try:
             return self.constructor.construct_object(node, deep=True)
         except yaml.constructor.ConstructorError:
             return event.value
 
-    def add(self, value: Any, start: yaml.Mark, size: int = 1) -> None:
+    def add(self, value: Any, start: Any, size: int = 1) -> None:
         self.nodes += size
         if self.nodes > MAX_NODES:
-            raise _Abort("yaml-syntax", "the document expands to too many nodes (alias bomb?)",
-                         "remove recursive or repeated aliases", self.mark(start))
+            raise _Abort(
+                "yaml-syntax",
+                "the document expands to too many nodes (alias bomb?)",
+                "remove recursive or repeated aliases",
+                self.mark(start),
+            )
         if not self.stack:
             self.root = value
             self.marks[""] = self.mark(start)
@@ -108,8 +113,12 @@ class _Builder:
             return
         if top.key is _NO_KEY:
             if isinstance(value, (dict, list)):
-                raise _Abort("yaml-syntax", "a mapping key must be a plain value",
-                             "quote the key", self.mark(start))
+                raise _Abort(
+                    "yaml-syntax",
+                    "a mapping key must be a plain value",
+                    "quote the key",
+                    self.mark(start),
+                )
             top.key, top.key_mark = value, self.mark(start)
             return
         key = top.key
@@ -123,10 +132,15 @@ class _Builder:
         if key in top.container:
             first = self.marks.get(path)
             where = f" (first at line {first.line})" if first else ""
-            self.diagnostics.append(error(
-                "duplicate-key", f"duplicate key '{key}'{where}",
-                "YAML keeps only the last one; remove or rename one of them",
-                source=top.key_mark, path=path))
+            self.diagnostics.append(
+                error(
+                    "duplicate-key",
+                    f"duplicate key '{key}'{where}",
+                    "YAML keeps only the last one; remove or rename one of them",
+                    source=top.key_mark,
+                    path=path,
+                )
+            )
         self.marks[path] = top.key_mark or self.mark(start)
         top.container[key] = value
 
@@ -135,9 +149,12 @@ class _Builder:
         for value, start in frame.merges:
             for src in value if isinstance(value, list) else [value]:
                 if not isinstance(src, dict):
-                    raise _Abort("yaml-syntax", "'<<' merge needs a mapping or a list of them",
-                                 "write '<<: *anchor' with an anchor on a mapping",
-                                 self.mark(start))
+                    raise _Abort(
+                        "yaml-syntax",
+                        "'<<' merge needs a mapping or a list of them",
+                        "write '<<: *anchor' with an anchor on a mapping",
+                        self.mark(start),
+                    )
                 for k, v in src.items():
                     frame.container.setdefault(k, v)
 
@@ -145,18 +162,24 @@ class _Builder:
         if isinstance(event, yaml.DocumentStartEvent):
             self.documents += 1
             if self.documents > 1:
-                raise _Abort("yaml-syntax", "the file holds more than one YAML document",
-                             "keep one topology per file (remove the extra '---')",
-                             self.mark(event.start_mark))
+                raise _Abort(
+                    "yaml-syntax",
+                    "the file holds more than one YAML document",
+                    "keep one topology per file (remove the extra '---')",
+                    self.mark(event.start_mark),
+                )
         elif isinstance(event, yaml.ScalarEvent):
             value = self.scalar(event)
             self.remember(event.anchor, value, 1)
             self.add(value, event.start_mark)
         elif isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
             if len(self.stack) >= MAX_DEPTH:
-                raise _Abort("yaml-syntax", f"nesting deeper than {MAX_DEPTH} levels",
-                             "a topology is only a few levels deep; check the indentation",
-                             self.mark(event.start_mark))
+                raise _Abort(
+                    "yaml-syntax",
+                    f"nesting deeper than {MAX_DEPTH} levels",
+                    "a topology is only a few levels deep; check the indentation",
+                    self.mark(event.start_mark),
+                )
             container: Any = {} if isinstance(event, yaml.MappingStartEvent) else []
             path = self.child_path()
             self.add(container, event.start_mark)
@@ -168,9 +191,12 @@ class _Builder:
             self.remember(frame.anchor, frame.container, _size(frame.container))
         elif isinstance(event, yaml.AliasEvent):
             if event.anchor not in self.anchors:
-                raise _Abort("yaml-syntax", f"unknown alias *{event.anchor}",
-                             "define the anchor (&name) before using it",
-                             self.mark(event.start_mark))
+                raise _Abort(
+                    "yaml-syntax",
+                    f"unknown alias *{event.anchor}",
+                    "define the anchor (&name) before using it",
+                    self.mark(event.start_mark),
+                )
             value, size = self.anchors[event.anchor]
             self.add(value, event.start_mark, size)
 
@@ -215,12 +241,28 @@ def load_yaml(text: str, file: str) -> LoadedYaml:
         m = exc.problem_mark or exc.context_mark
         src = SourceRange(file, m.line + 1, m.column + 1) if m else SourceRange(file, 1, 1)
         problem = exc.problem or exc.context or "invalid YAML"
-        return LoadedYaml(None, builder.marks, [*builder.diagnostics, error(
-            "yaml-syntax", f"invalid YAML: {problem}",
-            "check indentation, quoting and ':' separators around this position", source=src)])
+        return LoadedYaml(
+            None,
+            builder.marks,
+            [
+                *builder.diagnostics,
+                error(
+                    "yaml-syntax",
+                    f"invalid YAML: {problem}",
+                    "check indentation, quoting and ':' separators around this position",
+                    source=src,
+                ),
+            ],
+        )
     except yaml.YAMLError as exc:
-        return LoadedYaml(None, builder.marks, [*builder.diagnostics, error(
-            "yaml-syntax", f"invalid YAML: {exc}", "", source=SourceRange(file, 1, 1))])
+        return LoadedYaml(
+            None,
+            builder.marks,
+            [
+                *builder.diagnostics,
+                error("yaml-syntax", f"invalid YAML: {exc}", "", source=SourceRange(file, 1, 1)),
+            ],
+        )
     finally:
         loader.dispose()
     return LoadedYaml(builder.root, builder.marks, builder.diagnostics)

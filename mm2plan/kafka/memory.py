@@ -34,9 +34,12 @@ class MemoryCluster:
 
     @classmethod
     def from_live(cls, live: LiveCluster) -> MemoryCluster:
-        return cls(live.alias, dict(live.topics),
-                   None if live.acls is None else set(live.acls),
-                   {k: dict(v) for k, v in live.owned.items()})
+        return cls(
+            live.alias,
+            dict(live.topics),
+            None if live.acls is None else set(live.acls),
+            {k: dict(v) for k, v in live.owned.items()},
+        )
 
 
 class MemoryAdmin:
@@ -47,15 +50,22 @@ class MemoryAdmin:
 
     def _check(self) -> MemoryCluster:
         if self.cluster.unreachable:
-            raise ClusterError(self.alias, "cannot reach bootstrap servers",
-                               "check bootstrap_servers and that the cluster is up")
+            raise ClusterError(
+                self.alias,
+                "cannot reach bootstrap servers",
+                "check bootstrap_servers and that the cluster is up",
+            )
         return self.cluster
 
     def read_state(self) -> LiveCluster:
         c = self._check()
         topics = {n: t for n, t in c.topics.items() if n != LOCK_TOPIC}
-        return LiveCluster(c.alias, dict(topics), None if c.acls is None else frozenset(c.acls),
-                           {k: dict(v) for k, v in c.owned.items()})
+        return LiveCluster(
+            c.alias,
+            dict(topics),
+            None if c.acls is None else frozenset(c.acls),
+            {k: dict(v) for k, v in c.owned.items()},
+        )
 
     def _fails(self, name: str) -> OpError | None:
         if name in self.cluster.fail_topics:
@@ -71,9 +81,13 @@ class MemoryAdmin:
             elif t.name in c.topics:
                 out[t.name] = OpError("TOPIC_ALREADY_EXISTS", f"Topic '{t.name}' already exists.")
             else:
-                c.topics[t.name] = LiveTopic(t.name, t.partitions if t.partitions > 0 else 1,
-                                             t.replication_factor if t.replication_factor > 0
-                                             else 1, dict(t.config), False)
+                c.topics[t.name] = LiveTopic(
+                    t.name,
+                    t.partitions if t.partitions > 0 else 1,
+                    t.replication_factor if t.replication_factor > 0 else 1,
+                    dict(t.config),
+                    False,
+                )
                 out[t.name] = None
         return out
 
@@ -87,9 +101,11 @@ class MemoryAdmin:
             elif t is None:
                 out[name] = OpError("UNKNOWN_TOPIC_OR_PART", f"no topic {name}")
             elif n <= t.partitions:
-                out[name] = OpError("INVALID_PARTITIONS",
-                                    f"Topic currently has {t.partitions} partitions, which is "
-                                    f"higher than the requested {n}.")
+                out[name] = OpError(
+                    "INVALID_PARTITIONS",
+                    f"Topic currently has {t.partitions} partitions, which is "
+                    f"higher than the requested {n}.",
+                )
             else:
                 c.topics[name] = replace(t, partitions=n)
                 out[name] = None
@@ -130,8 +146,11 @@ class MemoryAdmin:
     def _acls(self) -> set[AclBinding]:
         c = self._check()
         if c.acls is None:
-            raise ClusterError(self.alias, "no authorizer is configured",
-                               "enable authorizer.class.name on the brokers")
+            raise ClusterError(
+                self.alias,
+                "no authorizer is configured",
+                "enable authorizer.class.name on the brokers",
+            )
         return c.acls
 
     def create_acls(self, bindings: Sequence[AclBinding]) -> AclResults:

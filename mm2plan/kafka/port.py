@@ -32,8 +32,11 @@ class ClusterError(Exception):
 class LockHeld(ClusterError):
     def __init__(self, alias: str, holder: Mapping[str, Any]) -> None:
         who = ", ".join(f"{k}={v}" for k, v in sorted(holder.items())) or "unknown holder"
-        super().__init__(alias, f"another apply holds the lock ({who})",
-                         "wait for it to finish; if it died, re-run with --force-unlock")
+        super().__init__(
+            alias,
+            f"another apply holds the lock ({who})",
+            "wait for it to finish; if it died, re-run with --force-unlock",
+        )
         self.holder = dict(holder)
 
 

@@ -4,16 +4,33 @@ Actions (workflow commands). They only read diagnostics; they never decide anyth
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from rich.text import Text
 
 from mm2plan.diagnostics import Diagnostic, Severity
+from mm2plan.model import has_reference, is_sensitive_key
 
 FORMAT_VERSION = "1"
 SourceLines = Callable[[str], Sequence[str] | None]
 """Gives the lines of a file, or None when it cannot be read (stdin, deleted)."""
+
+_KEY_VALUE = re.compile(r"""([\w.\-]+)(\s*:\s*)("[^"]*"|'[^']*'|[^\s,}\]{\[][^,}\]]*)""")
+
+
+def mask_secrets(line: str) -> str:
+    """A source excerpt must not show a literal secret: `sasl.password: x` -> `(sensitive)`."""
+
+    def mask(m: re.Match[str]) -> str:
+        key, sep, value = m.group(1), m.group(2), m.group(3)
+        if is_sensitive_key(key) and not has_reference(value):
+            return f"{key}{sep}(sensitive)"
+        return m.group(0)
+
+    return _KEY_VALUE.sub(mask, line)
+
 
 _STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "bold yellow"}
 
@@ -30,7 +47,7 @@ def render_text(diagnostics: Sequence[Diagnostic], lines_of: SourceLines) -> Tex
             out.append(f"{gutter}--> {s}\n", style="blue")
             lines = lines_of(s.file)
             if lines is not None and 0 < s.line <= len(lines):
-                src = lines[s.line - 1].rstrip("\n")
+                src = mask_secrets(lines[s.line - 1].rstrip("\n"))
                 if len(src) > 160:
                     src = src[:157] + "..."
                 out.append(f"{gutter} |\n", style="blue")
@@ -40,8 +57,9 @@ def render_text(diagnostics: Sequence[Diagnostic], lines_of: SourceLines) -> Tex
                 out.append(f"{gutter} | ", style="blue")
                 out.append(caret + "\n", style=_STYLE[d.severity])
         if d.hint:
-            out.append(f"{' ' * (len(str(d.source.line)) if d.source else 0)} = hint: ",
-                       style="cyan")
+            out.append(
+                f"{' ' * (len(str(d.source.line)) if d.source else 0)} = hint: ", style="cyan"
+            )
             out.append(d.hint + "\n")
         out.append("\n")
     return out
@@ -51,8 +69,9 @@ def summary_line(diagnostics: Sequence[Diagnostic], subject: str) -> Text:
     errors = sum(1 for d in diagnostics if d.is_error)
     warnings = len(diagnostics) - errors
     if errors:
-        return Text(f"{subject}: {_count(errors, 'error')}, {_count(warnings, 'warning')}",
-                    style="bold red")
+        return Text(
+            f"{subject}: {_count(errors, 'error')}, {_count(warnings, 'warning')}", style="bold red"
+        )
     if warnings:
         return Text(f"{subject} is valid, with {_count(warnings, 'warning')}", style="yellow")
     return Text(f"{subject} is valid", style="bold green")
@@ -102,8 +121,11 @@ def render_github(diagnostics: Sequence[Diagnostic]) -> str:
         level = "error" if d.is_error else "warning"
         props = []
         if d.source:
-            props += [f"file={_escape_property(d.source.file)}", f"line={d.source.line}",
-                      f"col={d.source.column}"]
+            props += [
+                f"file={_escape_property(d.source.file)}",
+                f"line={d.source.line}",
+                f"col={d.source.column}",
+            ]
         props.append(f"title={_escape_property(d.code)}")
         message = d.message + (f" (hint: {d.hint})" if d.hint else "")
         out.append(f"::{level} {','.join(props)}::{_escape_data(message)}")

@@ -29,8 +29,10 @@ def _placement_text(p: Placement) -> str:
 def render_text(g: TopologyGraph, topics: bool) -> str:
     lines = []
     policy = g.topology.defaults.replication_policy
-    lines.append(f"{len(g.clusters)} clusters, {g.clusters.number_of_edges()} flows "
-                 f"(replication policy: {policy})")
+    lines.append(
+        f"{len(g.clusters)} clusters, {g.clusters.number_of_edges()} flows "
+        f"(replication policy: {policy})"
+    )
     for cluster in sorted(g.clusters.nodes):
         lines.append("")
         lines.append(cluster)
@@ -71,8 +73,9 @@ def render_mermaid(g: TopologyGraph, topics: bool) -> str:
     for cluster in sorted(g.clusters.nodes):
         label = cluster
         if topics:
-            label += "<br/>" + "<br/>".join(_placement_text(p).replace("<-", "&larr;")
-                                            for p in _topics(g, cluster))
+            label += "<br/>" + "<br/>".join(
+                _placement_text(p).replace("<-", "&larr;") for p in _topics(g, cluster)
+            )
         lines.append(f'  {_mermaid_id(cluster)}["{label}"]')
     for s, t in sorted(g.clusters.edges):
         label = _flow_label(g, s, t).replace('"', "'").replace("|", "/")
@@ -85,20 +88,27 @@ def render_json(g: TopologyGraph, topics: bool) -> str:
         "format_version": FORMAT_VERSION,
         "replication_policy": g.topology.defaults.replication_policy,
         "clusters": sorted(g.clusters.nodes),
-        "flows": [{"source": s, "target": t,
-                   "topics": list(g.clusters.edges[s, t]["flow"].topics)}
-                  for s, t in sorted(g.clusters.edges)],
+        "flows": [
+            {"source": s, "target": t, "topics": list(g.clusters.edges[s, t]["flow"].topics)}
+            for s, t in sorted(g.clusters.edges)
+        ],
     }
     if topics:
         doc["topics"] = {
-            c: [{"name": p.topic, "origin_cluster": p.origin_cluster,
-                 "origin_topic": p.origin_topic, "source_cluster": p.source_cluster,
-                 "source_topic": p.source_topic, "hops": list(p.hops)}
-                for p in _topics(g, c)]
+            c: [
+                {
+                    "name": p.topic,
+                    "origin_cluster": p.origin_cluster,
+                    "origin_topic": p.origin_topic,
+                    "source_cluster": p.source_cluster,
+                    "source_topic": p.source_topic,
+                    "hops": list(p.hops),
+                }
+                for p in _topics(g, c)
+            ]
             for c in sorted(g.clusters.nodes)
         }
     return json.dumps(doc, indent=2)
 
 
-RENDERERS = {"text": render_text, "dot": render_dot, "mermaid": render_mermaid,
-             "json": render_json}
+RENDERERS = {"text": render_text, "dot": render_dot, "mermaid": render_mermaid, "json": render_json}

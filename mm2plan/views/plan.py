@@ -12,12 +12,22 @@ from rich.text import Text
 from mm2plan.apply import ApplyReport, ChangeResult, Status
 from mm2plan.plan import Action, Change, Plan
 
-_STYLE = {Action.CREATE: "green", Action.UPDATE: "yellow", Action.DELETE: "red",
-          Action.REPLACE: "magenta", Action.ADOPT: "cyan", Action.NOOP: "dim"}
-_VERB = {Action.CREATE: "will be created", Action.UPDATE: "will be updated in-place",
-         Action.DELETE: "will be DESTROYED", Action.REPLACE: "must be replaced",
-         Action.ADOPT: "will be adopted (already exists, mm2plan takes ownership)",
-         Action.NOOP: "is up to date"}
+_STYLE = {
+    Action.CREATE: "green",
+    Action.UPDATE: "yellow",
+    Action.DELETE: "red",
+    Action.REPLACE: "magenta",
+    Action.ADOPT: "cyan",
+    Action.NOOP: "dim",
+}
+_VERB = {
+    Action.CREATE: "will be created",
+    Action.UPDATE: "will be updated in-place",
+    Action.DELETE: "will be DESTROYED",
+    Action.REPLACE: "must be replaced",
+    Action.ADOPT: "will be adopted (already exists, mm2plan takes ownership)",
+    Action.NOOP: "is up to date",
+}
 SENSITIVE = "(sensitive)"
 
 
@@ -52,10 +62,10 @@ def render_change(c: Change) -> Text:
         t.append(f" ({c.reason})", style="dim")
     t.append("\n")
     before, after = _flatten(c.before), _flatten(c.after)
-    keys = sorted(set(before) | set(after))
+    keys = sorted((set(before) | set(after)) - _EXPLAINED_BY_REASON)
     width = max((len(k) for k in keys), default=0)
     t.append(f"  {c.action.symbol} ", style=style)
-    t.append(f"{c.kind.value} {c.address.split('.', 1)[1]}\n")
+    t.append(f"{c.address} {{\n")
     for k in keys:
         b, a = before.get(k, _MISSING), after.get(k, _MISSING)
         if c.action is Action.CREATE:
@@ -78,8 +88,11 @@ def render_change(c: Change) -> Text:
             t.append("\n")
     if c.destroys_data:
         t.append("      ! this topic holds data: deleting it loses that data\n", style="bold red")
-    t.append("\n")
+    t.append("    }\n\n")
     return t
+
+
+_EXPLAINED_BY_REASON = {"role", "origin"}
 
 
 class _Missing:
@@ -116,8 +129,12 @@ def render_json(plan: Plan) -> str:
     return json.dumps(plan.to_json(), indent=2)
 
 
-_RESULT_STYLE = {Status.APPLIED: "green", Status.FAILED: "bold red", Status.SKIPPED: "yellow",
-                 Status.PENDING: "cyan"}
+_RESULT_STYLE = {
+    Status.APPLIED: "green",
+    Status.FAILED: "bold red",
+    Status.SKIPPED: "yellow",
+    Status.PENDING: "cyan",
+}
 
 
 def render_result(r: ChangeResult) -> Text:
@@ -132,11 +149,14 @@ def render_result(r: ChangeResult) -> Text:
 def render_report(report: ApplyReport) -> Text:
     counts = {s: report.count(s) for s in Status}
     style = "bold green" if report.complete else "bold red"
-    text = (f"Apply {'complete' if report.complete else 'PARTLY DONE'}! "
-            f"{counts[Status.APPLIED]} applied, {counts[Status.FAILED]} failed, "
-            f"{counts[Status.SKIPPED]} skipped, {counts[Status.PENDING]} pending.")
+    text = (
+        f"Apply {'complete' if report.complete else 'PARTLY DONE'}! "
+        f"{counts[Status.APPLIED]} applied, {counts[Status.FAILED]} failed, "
+        f"{counts[Status.SKIPPED]} skipped, {counts[Status.PENDING]} pending."
+    )
     t = Text(text, style=style)
     if not report.complete:
-        t.append("\nRun `mm2plan apply` again to finish: it plans only what is left.",
-                 style="yellow")
+        t.append(
+            "\nRun `mm2plan apply` again to finish: it plans only what is left.", style="yellow"
+        )
     return t

@@ -27,7 +27,7 @@ def render(case: Path) -> str:
         lines.append(f"{where} {d.severity.value} {d.code}: {d.message}")
         if d.hint:
             lines.append(f"    hint: {d.hint}")
-    return "\n".join(lines) + "\n"
+    return "".join(line + "\n" for line in lines)
 
 
 def test_there_are_cases() -> None:
