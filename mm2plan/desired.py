@@ -17,6 +17,7 @@ from mm2plan.graph import Placement, TopologyGraph
 from mm2plan.kafka.port import STATE_TOPIC
 from mm2plan.model import Cluster, Flow, TopicSpec, Topology
 from mm2plan.naming import ReplicationPolicy
+from mm2plan.plan import topic_address
 from mm2plan.state import ALLOW, LITERAL, PREFIXED, AclBinding, LiveState
 
 # MM2's DefaultConfigPropertyFilter: topic configs it never copies to remote topics.
@@ -148,11 +149,21 @@ def build_desired(topology: Topology, live: LiveState) -> DesiredState:
     return state
 
 
+def config_after_apply(
+    dt: DesiredTopic, live_config: Mapping[str, str] | None, owned: bool
+) -> dict[str, str]:
+    """The configs a topic will have once the plan is applied: exactly the desired ones for a
+    topic mm2plan owns (or creates), else the live ones with the desired ones set on top."""
+    if live_config is None or (dt.exact_config and owned):
+        return dict(dt.config)
+    return {**live_config, **dt.config}
+
+
 def _source_shape(
     cluster: str, topic: str, state: DesiredState, live: LiveState
 ) -> tuple[int | None, Mapping[str, str]]:
-    """Partitions and configs of a copy's source: the larger of declared and live counts (a
-    source that grew must grow its copies), and its live configs when it exists."""
+    """Partitions and configs a copy's source will have after apply: the larger of declared and
+    live counts (a source that grew must grow its copies), and its configs after apply."""
     desired = state.topics.get(cluster, {}).get(topic)
     lc = live.clusters.get(cluster)
     lt = lc.topics.get(topic) if lc else None
@@ -161,9 +172,11 @@ def _source_shape(
         for n in (desired.partitions if desired else None, lt.partitions if lt else None)
         if n is not None and n > 0
     ]
-    config = dict(lt.config) if lt else dict(desired.config) if desired else {}
-    if desired and lt:
-        config.update(desired.config)
+    if desired is None:
+        config: Mapping[str, str] = dict(lt.config) if lt else {}
+    else:
+        owned = lc is not None and topic_address(cluster, topic) in lc.owned
+        config = config_after_apply(desired, lt.config if lt else None, owned)
     return (max(counts) if counts else None), config
 
 

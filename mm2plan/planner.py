@@ -12,7 +12,13 @@ from collections.abc import Mapping
 from dataclasses import asdict
 from typing import Any
 
-from mm2plan.desired import DesiredState, DesiredTopic, build_desired, is_kafka_internal
+from mm2plan.desired import (
+    DesiredState,
+    DesiredTopic,
+    build_desired,
+    config_after_apply,
+    is_kafka_internal,
+)
 from mm2plan.diagnostics import Diagnostic, error, warning
 from mm2plan.kafka.port import STATE_TOPIC
 from mm2plan.model import Topology
@@ -197,8 +203,7 @@ def _target_json(lt: LiveTopic, dt: DesiredTopic, owned: bool) -> dict[str, Any]
     partitions = lt.partitions
     if dt.partitions is not None and dt.partitions > lt.partitions:
         partitions = dt.partitions
-    # Adopting, or a topic whose other configs are not ours: only set what we pin.
-    config = dict(dt.config) if dt.exact_config and owned else {**lt.config, **dt.config}
+    config = config_after_apply(dt, lt.config, owned)
     return {"partitions": partitions, "config": dict(sorted(config.items()))}
 
 

@@ -10,7 +10,7 @@ from typing import Any
 from rich.text import Text
 
 from mm2plan.apply import ApplyReport, ChangeResult, Status
-from mm2plan.plan import Action, Change, Plan
+from mm2plan.plan import Action, Change, Kind, Plan
 
 _STYLE = {
     Action.CREATE: "green",
@@ -65,6 +65,9 @@ def render_change(c: Change) -> Text:
     keys = sorted((set(before) | set(after)) - _EXPLAINED_BY_REASON)
     width = max((len(k) for k in keys), default=0)
     t.append(f"  {c.action.symbol} ", style=style)
+    if c.kind is Kind.ACL or not keys:  # the address already says everything
+        t.append(f"{c.address}\n\n")
+        return t
     t.append(f"{c.address} {{\n")
     for k in keys:
         b, a = before.get(k, _MISSING), after.get(k, _MISSING)
@@ -92,7 +95,7 @@ def render_change(c: Change) -> Text:
     return t
 
 
-_EXPLAINED_BY_REASON = {"role", "origin"}
+_EXPLAINED_BY_REASON = {"role", "origin", "has_data"}
 
 
 class _Missing:
