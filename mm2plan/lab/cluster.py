@@ -1,0 +1,329 @@
+"""Single-node KRaft clusters (combined broker + controller) from Kafka's jars, on loopback.
+
+Each cluster has its own data directory, config and log file. Start formats storage and waits
+until the broker answers metadata requests (polling against a deadline, never a fixed sleep);
+stop sends SIGTERM and kills after a timeout. Brokers are tuned for a 2-core machine.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import signal
+import socket
+import subprocess
+import time
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mm2plan.lab.jars import LabError, ensure_kafka, require_java
+
+ADMIN_USER = "admin"
+SCRAM_MECHANISM = "SCRAM-SHA-512"
+JVM_OPTS = ["-Xms128m", "-Xmx512m", "-XX:+UseSerialGC", "-XX:CICompilerCount=2",
+            "-Djava.awt.headless=true"]
+
+LOG4J2 = """status = error
+appender.out.type = Console
+appender.out.name = OUT
+appender.out.layout.type = PatternLayout
+appender.out.layout.pattern = [%d] %p %m (%c)%n
+rootLogger.level = {level}
+rootLogger.appenderRef.out.ref = OUT
+logger.kafka.name = kafka
+logger.kafka.level = {level}
+logger.state.name = state.change.logger
+logger.state.level = WARN
+"""
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def port_open(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.settimeout(0.2)
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def random_cluster_id() -> str:
+    """Kafka's `Uuid.randomUuid().toString()`: url-safe base64 without padding."""
+    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+
+
+def classpath(libs: Path) -> str:
+    return str(libs / "*")
+
+
+def write_log4j(path: Path, level: str = "INFO") -> Path:
+    path.write_text(LOG4J2.format(level=level))
+    return path
+
+
+@dataclass
+class KafkaCluster:
+    """One running (or runnable) cluster; `to_json`/`from_json` let a sandbox outlive its CLI."""
+
+    name: str
+    directory: Path
+    port: int
+    controller_port: int
+    security: str = "none"
+    users: dict[str, str] = field(default_factory=dict)
+    """SCRAM users (name -> password); includes the admin super user when security is scram."""
+    pid: int | None = None
+
+    @property
+    def bootstrap_servers(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    @property
+    def log_path(self) -> Path:
+        return self.directory / "server.log"
+
+    @property
+    def data_dir(self) -> Path:
+        return self.directory / "data"
+
+    def client_config(self, user: str | None = None) -> dict[str, str]:
+        """confluent-kafka properties; for scram, as `user` (default: the admin super user)."""
+        conf = {"bootstrap.servers": self.bootstrap_servers}
+        if self.security == "scram":
+            user = user or ADMIN_USER
+            conf.update({"security.protocol": "SASL_PLAINTEXT", "sasl.mechanism": SCRAM_MECHANISM,
+                         "sasl.username": user, "sasl.password": self.users[user]})
+        return conf
+
+    def admin_config(self) -> dict[str, str]:
+        return self.client_config()
+
+    def server_properties(self) -> str:
+        listener = "SASL_PLAINTEXT" if self.security == "scram" else "PLAINTEXT"
+        props = {
+            "process.roles": "broker,controller",
+            "node.id": "1",
+            "controller.quorum.voters": f"1@127.0.0.1:{self.controller_port}",
+            "listeners": f"{listener}://127.0.0.1:{self.port},"
+                         f"CONTROLLER://127.0.0.1:{self.controller_port}",
+            "advertised.listeners": f"{listener}://127.0.0.1:{self.port}",
+            "controller.listener.names": "CONTROLLER",
+            "inter.broker.listener.name": listener,
+            "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,"
+                                              "SASL_PLAINTEXT:SASL_PLAINTEXT",
+            "log.dirs": str(self.data_dir),
+            "num.partitions": "1",
+            "default.replication.factor": "1",
+            "offsets.topic.replication.factor": "1",
+            "offsets.topic.num.partitions": "4",
+            "transaction.state.log.replication.factor": "1",
+            "transaction.state.log.min.isr": "1",
+            "transaction.state.log.num.partitions": "4",
+            "share.coordinator.state.topic.replication.factor": "1",
+            "share.coordinator.state.topic.min.isr": "1",
+            "group.initial.rebalance.delay.ms": "0",
+            "auto.create.topics.enable": "false",
+            "num.network.threads": "2",
+            "num.io.threads": "2",
+            "background.threads": "2",
+            "num.replica.fetchers": "1",
+            "num.recovery.threads.per.data.dir": "1",
+            "log.cleaner.threads": "1",
+            "log.cleaner.dedupe.buffer.size": "8388608",
+            "controlled.shutdown.enable": "true",
+        }
+        if self.security == "scram":
+            admin_pw = self.users[ADMIN_USER]
+            jaas = (f'org.apache.kafka.common.security.scram.ScramLoginModule required '
+                    f'username="{ADMIN_USER}" password="{admin_pw}";')
+            props.update({
+                "sasl.enabled.mechanisms": SCRAM_MECHANISM,
+                "sasl.mechanism.inter.broker.protocol": SCRAM_MECHANISM,
+                f"listener.name.sasl_plaintext.{SCRAM_MECHANISM.lower()}.sasl.jaas.config": jaas,
+                "authorizer.class.name":
+                    "org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+                # The controller listener is loopback PLAINTEXT: its peer is ANONYMOUS.
+                "super.users": f"User:{ADMIN_USER};User:ANONYMOUS",
+                "allow.everyone.if.no.acl.found": "false",
+            })
+        return "".join(f"{k}={v}\n" for k, v in props.items())
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "directory": str(self.directory), "port": self.port,
+                "controller_port": self.controller_port, "security": self.security,
+                "users": dict(self.users), "pid": self.pid}
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any]) -> KafkaCluster:
+        return cls(d["name"], Path(d["directory"]), int(d["port"]), int(d["controller_port"]),
+                   d.get("security", "none"), dict(d.get("users", {})), d.get("pid"))
+
+
+def new_cluster(name: str, base: Path, security: str = "none",
+                users: Mapping[str, str] | None = None) -> KafkaCluster:
+    all_users = dict(users or {})
+    if security == "scram":
+        all_users.setdefault(ADMIN_USER, "admin-" + uuid.uuid4().hex[:16])
+    elif security != "none":
+        raise LabError(f"unknown security mode {security!r} (none | scram)")
+    return KafkaCluster(name, base / name, free_port(), free_port(), security, all_users)
+
+
+def _format(cluster: KafkaCluster, java: str, libs: Path) -> None:
+    cluster.directory.mkdir(parents=True, exist_ok=True)
+    props = cluster.directory / "server.properties"
+    props.write_text(cluster.server_properties())
+    write_log4j(cluster.directory / "log4j2.properties", "WARN")
+    cmd = [java, *JVM_OPTS, "-cp", classpath(libs),
+           f"-Dlog4j2.configurationFile={cluster.directory / 'log4j2.properties'}",
+           "kafka.tools.StorageTool", "format", "-t", random_cluster_id(), "-c", str(props),
+           "--ignore-formatted"]
+    for user, password in cluster.users.items():
+        cmd += ["--add-scram", f"{SCRAM_MECHANISM}=[name={user},password={password}]"]
+    result = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise LabError(f"formatting storage for {cluster.name} failed:\n"
+                       + (result.stdout + result.stderr)[-2000:])
+
+
+def launch(cluster: KafkaCluster, libs: Path | None = None, detached: bool = False) -> None:
+    """Format (first time) and start the broker process; returns without waiting."""
+    java = require_java()
+    libs = libs or ensure_kafka()
+    if not (cluster.data_dir / "meta.properties").exists():
+        _format(cluster, java, libs)
+    write_log4j(cluster.directory / "log4j2.properties", "INFO")
+    cmd = [java, *JVM_OPTS, "-cp", classpath(libs),
+           f"-Dlog4j2.configurationFile={cluster.directory / 'log4j2.properties'}",
+           f"-Dkafka.logs.dir={cluster.directory}", "kafka.Kafka",
+           str(cluster.directory / "server.properties")]
+    with cluster.log_path.open("ab") as log:
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL, start_new_session=detached)
+    cluster.pid = proc.pid
+    _CHILDREN[proc.pid] = proc
+
+
+_CHILDREN: dict[int, subprocess.Popen[bytes]] = {}
+"""Processes this interpreter started, so they can be reaped (no zombies in tests)."""
+
+
+def pid_alive(pid: int | None) -> bool:
+    if pid is None:
+        return False
+    proc = _CHILDREN.get(pid)
+    if proc is not None:
+        return proc.poll() is None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:  # a zombie we do not own still answers kill(0)
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(") ", 1)[1][:1] != "Z"
+    except OSError:
+        return True
+
+
+def log_tail(path: Path, lines: int = 30) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"
+
+
+def wait_ready(cluster: KafkaCluster, timeout_s: float = 90.0) -> None:
+    """Until the broker answers a metadata request, or the process dies, or the deadline."""
+    from confluent_kafka.admin import AdminClient
+
+    deadline = time.monotonic() + timeout_s
+    admin = AdminClient({**cluster.admin_config(), "socket.timeout.ms": "2000",
+                         "logger": _SilentLogger()})
+    while time.monotonic() < deadline:
+        if not pid_alive(cluster.pid):
+            raise LabError(f"Kafka cluster {cluster.name} exited while starting; "
+                           f"its log ({cluster.log_path}) ends with:\n{log_tail(cluster.log_path)}")
+        if port_open(cluster.port):
+            try:
+                md = admin.list_topics(timeout=2)
+                if md.brokers:
+                    return
+            except Exception:  # noqa: BLE001 - any failure here means "not ready yet"
+                pass
+        time.sleep(0.2)
+    raise LabError(f"Kafka cluster {cluster.name} did not become ready in {timeout_s:.0f}s; "
+                   f"its log ({cluster.log_path}) ends with:\n{log_tail(cluster.log_path)}")
+
+
+class _SilentLogger:
+    """librdkafka logs connection refusals while a broker starts: expected, not news."""
+
+    def log(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+    def __getattr__(self, name: str) -> Any:
+        return self.log
+
+
+def stop_pid(pid: int | None, timeout_s: float = 30.0) -> None:
+    """SIGTERM (Kafka shuts down cleanly), then SIGKILL after the timeout."""
+    if pid is None or not pid_alive(pid):
+        _reap(pid)
+        return
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline and pid_alive(pid):
+        time.sleep(0.1)
+    if pid_alive(pid):
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        while pid_alive(pid):
+            time.sleep(0.05)
+    _reap(pid)
+
+
+def _reap(pid: int | None) -> None:
+    proc = _CHILDREN.pop(pid, None) if pid is not None else None
+    if proc is not None:
+        proc.wait()
+
+
+def start_clusters(clusters: list[KafkaCluster], timeout_s: float = 120.0,
+                   detached: bool = False) -> None:
+    """Launch all, then wait for all: the JVMs start in parallel."""
+    libs = ensure_kafka()
+    started: list[KafkaCluster] = []
+    try:
+        for c in clusters:
+            launch(c, libs, detached)
+            started.append(c)
+        for c in clusters:
+            wait_ready(c, timeout_s)
+    except BaseException:
+        for c in started:
+            stop_pid(c.pid, 10)
+        raise
+
+
+def stop_clusters(clusters: list[KafkaCluster], timeout_s: float = 30.0) -> None:
+    for c in clusters:
+        if pid_alive(c.pid):
+            try:
+                os.kill(c.pid or 0, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+    for c in clusters:
+        stop_pid(c.pid, timeout_s)

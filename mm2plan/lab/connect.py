@@ -1,0 +1,143 @@
+"""A Kafka Connect distributed worker with MirrorMaker 2's connectors, and MM2's dedicated mode,
+both from the lab's jars: the real engines mm2plan drives and benchmarks against."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mm2plan.lab.cluster import (
+    _CHILDREN,
+    JVM_OPTS,
+    KafkaCluster,
+    LabError,
+    classpath,
+    free_port,
+    log_tail,
+    pid_alive,
+    write_log4j,
+)
+from mm2plan.lab.jars import ensure_kafka, require_java
+
+MM2_CONNECTORS = ("MirrorSourceConnector", "MirrorCheckpointConnector", "MirrorHeartbeatConnector")
+
+
+@dataclass
+class ConnectWorker:
+    name: str
+    directory: Path
+    port: int
+    bootstrap: KafkaCluster
+    pid: int | None = None
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def log_path(self) -> Path:
+        return self.directory / "connect.log"
+
+    def properties(self) -> str:
+        props = {
+            "bootstrap.servers": self.bootstrap.bootstrap_servers,
+            "group.id": f"mm2plan-{self.name}",
+            "key.converter": "org.apache.kafka.connect.converters.ByteArrayConverter",
+            "value.converter": "org.apache.kafka.connect.converters.ByteArrayConverter",
+            "config.storage.topic": f"{self.name}-configs",
+            "offset.storage.topic": f"{self.name}-offsets",
+            "status.storage.topic": f"{self.name}-status",
+            "config.storage.replication.factor": "1",
+            "offset.storage.replication.factor": "1",
+            "status.storage.replication.factor": "1",
+            "offset.storage.partitions": "5",
+            "status.storage.partitions": "1",
+            "offset.flush.interval.ms": "1000",
+            "listeners": self.url,
+            "rest.advertised.host.name": "127.0.0.1",
+            "rest.advertised.port": str(self.port),
+            "plugin.discovery": "only_scan",
+            **{f"{k}": v for k, v in self._client_security().items()},
+            **self.extra,
+        }
+        return "".join(f"{k}={v}\n" for k, v in props.items())
+
+    def _client_security(self) -> dict[str, str]:
+        conf = self.bootstrap.client_config()
+        conf.pop("bootstrap.servers")
+        if not conf:
+            return {}
+        jaas = ('org.apache.kafka.common.security.scram.ScramLoginModule required '
+                f'username="{conf["sasl.username"]}" password="{conf["sasl.password"]}";')
+        base = {"security.protocol": conf["security.protocol"],
+                "sasl.mechanism": conf["sasl.mechanism"], "sasl.jaas.config": jaas}
+        out = dict(base)
+        for prefix in ("producer.", "consumer.", "admin."):
+            out.update({prefix + k: v for k, v in base.items()})
+        return out
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "directory": str(self.directory), "port": self.port,
+                "bootstrap": self.bootstrap.name, "pid": self.pid}
+
+    def get(self, path: str, timeout: float = 5.0) -> Any:
+        with urllib.request.urlopen(self.url + path, timeout=timeout) as resp:  # noqa: S310
+            return json.loads(resp.read())
+
+
+def new_worker(name: str, base: Path, bootstrap: KafkaCluster) -> ConnectWorker:
+    return ConnectWorker(name, base / name, free_port(), bootstrap)
+
+
+def start_worker(worker: ConnectWorker, timeout_s: float = 120.0, detached: bool = False) -> None:
+    java = require_java()
+    libs = ensure_kafka()
+    worker.directory.mkdir(parents=True, exist_ok=True)
+    props = worker.directory / "worker.properties"
+    props.write_text(worker.properties())
+    log4j = write_log4j(worker.directory / "log4j2.properties", "INFO")
+    cmd = [java, *JVM_OPTS, "-cp", classpath(libs), f"-Dlog4j2.configurationFile={log4j}",
+           "org.apache.kafka.connect.cli.ConnectDistributed", str(props)]
+    with worker.log_path.open("ab") as log:
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL, start_new_session=detached)
+    worker.pid = proc.pid
+    _CHILDREN[proc.pid] = proc
+    wait_worker(worker, timeout_s)
+
+
+def wait_worker(worker: ConnectWorker, timeout_s: float) -> None:
+    """Until `GET /connector-plugins` answers (the REST server is up and plugins are loaded)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if not pid_alive(worker.pid):
+            raise LabError(f"Connect worker {worker.name} exited while starting; its log "
+                           f"({worker.log_path}) ends with:\n{log_tail(worker.log_path)}")
+        try:
+            worker.get("/connector-plugins", timeout=2)
+            return
+        except (urllib.error.URLError, OSError, ValueError):
+            time.sleep(0.3)
+    raise LabError(f"Connect worker {worker.name} did not answer in {timeout_s:.0f}s; its log "
+                   f"({worker.log_path}) ends with:\n{log_tail(worker.log_path)}")
+
+
+def mirror_maker_command(properties: Path, clusters: Mapping[str, KafkaCluster] | None = None
+                         ) -> list[str]:
+    """MM2's dedicated mode (`connect-mirror-maker.sh`) from the same jars."""
+    java = require_java()
+    libs = ensure_kafka()
+    log4j = write_log4j(properties.parent / "log4j2.properties", "INFO")
+    cmd = [java, *JVM_OPTS, "-cp", classpath(libs), f"-Dlog4j2.configurationFile={log4j}",
+           "org.apache.kafka.connect.mirror.MirrorMaker", str(properties)]
+    if clusters:
+        cmd += ["--clusters", *clusters]
+    return cmd
