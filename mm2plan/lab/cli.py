@@ -25,8 +25,9 @@ sandbox_app = typer.Typer(
     "--topology > mm2plan.yaml\n\n  mm2plan sandbox down",
 )
 
-DirOption = Annotated[Path, typer.Option("--dir", help="Where the lab keeps its state, data "
-                                         "and logs.")]
+DirOption = Annotated[
+    Path, typer.Option("--dir", help="Where the lab keeps its state, data and logs.")
+]
 
 
 class Security(enum.StrEnum):
@@ -57,19 +58,25 @@ def fetch(ctx: typer.Context) -> None:
     with _lab_errors(ctx):
         t0 = time.monotonic()
         libs = ensure_kafka()
-        _console(ctx).print(f"Kafka {KAFKA_VERSION} jars in {libs} "
-                            f"({time.monotonic() - t0:.1f}s)", highlight=False)
+        _console(ctx).print(
+            f"Kafka {KAFKA_VERSION} jars in {libs} ({time.monotonic() - t0:.1f}s)", highlight=False
+        )
 
 
 @sandbox_app.command()
 def up(
     ctx: typer.Context,
-    clusters: Annotated[str, typer.Option("--clusters", help="Comma-separated cluster names.")
-                        ] = "dc1,dc2",
-    security: Annotated[Security, typer.Option("--security", help="none, or SASL/SCRAM with "
-                                               "the standard authorizer.")] = Security.none,
-    connect: Annotated[bool, typer.Option("--connect", help="Also start a Kafka Connect worker "
-                                          "with MM2's connectors.")] = False,
+    clusters: Annotated[
+        str, typer.Option("--clusters", help="Comma-separated cluster names.")
+    ] = "dc1,dc2",
+    security: Annotated[
+        Security,
+        typer.Option("--security", help="none, or SASL/SCRAM with the standard authorizer."),
+    ] = Security.none,
+    connect: Annotated[
+        bool,
+        typer.Option("--connect", help="Also start a Kafka Connect worker with MM2's connectors."),
+    ] = False,
     directory: DirOption = sandbox.DEFAULT_DIR,
 ) -> None:
     """Start the lab (or report the running one: `up` twice is harmless)."""
@@ -81,25 +88,31 @@ def up(
             box, started = sandbox.up(directory, names, security.value, connect)
         took = time.monotonic() - t0
     if started:
-        out.print(f"[bold green]Sandbox up[/] in {took:.1f}s: "
-                  + ", ".join(f"{c.name}={c.bootstrap_servers}" for c in box.clusters),
-                  highlight=False)
+        out.print(
+            f"[bold green]Sandbox up[/] in {took:.1f}s: "
+            + ", ".join(f"{c.name}={c.bootstrap_servers}" for c in box.clusters),
+            highlight=False,
+        )
     else:
-        out.print("Sandbox already running: "
-                  + ", ".join(f"{c.name}={c.bootstrap_servers}" for c in box.clusters),
-                  highlight=False)
+        out.print(
+            "Sandbox already running: "
+            + ", ".join(f"{c.name}={c.bootstrap_servers}" for c in box.clusters),
+            highlight=False,
+        )
     if box.worker:
         out.print(f"Kafka Connect (MM2 connectors): {box.worker.url}", highlight=False)
-    out.print("Next: mm2plan sandbox env --topology > mm2plan.yaml && mm2plan plan",
-              highlight=False)
+    out.print(
+        "Next: mm2plan sandbox env --topology > mm2plan.yaml && mm2plan plan", highlight=False
+    )
 
 
 def _loaded(ctx: typer.Context, directory: Path) -> sandbox.Sandbox:
     with _lab_errors(ctx):
         box = sandbox.Sandbox.load(directory)
     if box is None:
-        _console(ctx, err=True).print(f"No sandbox in {directory}. Start one with: "
-                                      "mm2plan sandbox up", highlight=False)
+        _console(ctx, err=True).print(
+            f"No sandbox in {directory}. Start one with: mm2plan sandbox up", highlight=False
+        )
         raise typer.Exit(ExitCode.ERROR)
     return box
 
@@ -111,24 +124,41 @@ def status(ctx: typer.Context, directory: DirOption = sandbox.DEFAULT_DIR) -> No
     alive = box.alive()
     table = Table("name", "kind", "pid", "alive", "address", "security", "log")
     for c in box.clusters:
-        table.add_row(c.name, "kafka", str(c.pid), "yes" if alive[c.name] else "NO",
-                      c.bootstrap_servers, c.security, str(c.log_path))
+        table.add_row(
+            c.name,
+            "kafka",
+            str(c.pid),
+            "yes" if alive[c.name] else "NO",
+            c.bootstrap_servers,
+            c.security,
+            str(c.log_path),
+        )
     if box.worker:
         w = box.worker
-        table.add_row(w.name, "connect", str(w.pid), "yes" if alive[w.name] else "NO", w.url,
-                      "", str(w.log_path))
+        table.add_row(
+            w.name,
+            "connect",
+            str(w.pid),
+            "yes" if alive[w.name] else "NO",
+            w.url,
+            "",
+            str(w.log_path),
+        )
     _console(ctx).print(table)
     if not all(alive.values()):
-        _console(ctx, err=True).print("Some processes are down: `mm2plan sandbox down` then "
-                                      "`up` restarts the lab.", highlight=False)
+        _console(ctx, err=True).print(
+            "Some processes are down: `mm2plan sandbox down` then `up` restarts the lab.",
+            highlight=False,
+        )
         raise typer.Exit(ExitCode.ERROR)
 
 
 @sandbox_app.command()
 def env(
     ctx: typer.Context,
-    topology: Annotated[bool, typer.Option("--topology", help="Print only a ready topology "
-                                           "file for this lab.")] = False,
+    topology: Annotated[
+        bool, typer.Option("--topology", help="Print only a ready topology file for this lab.")
+    ] = False,
     directory: DirOption = sandbox.DEFAULT_DIR,
 ) -> None:
     """Print the lab's bootstrap servers and a ready topology file for it."""
@@ -138,8 +168,11 @@ def env(
         out.print(box.topology_yaml(), markup=False, highlight=False, soft_wrap=True, end="")
         return
     for c in box.clusters:
-        out.print(f"export MM2PLAN_{c.name.upper().replace('-', '_')}_BOOTSTRAP="
-                  f"{c.bootstrap_servers}", markup=False, highlight=False)
+        out.print(
+            f"export MM2PLAN_{c.name.upper().replace('-', '_')}_BOOTSTRAP={c.bootstrap_servers}",
+            markup=False,
+            highlight=False,
+        )
     if box.worker:
         out.print(f"export MM2PLAN_CONNECT_URL={box.worker.url}", markup=False)
     out.print("\n# topology (mm2plan sandbox env --topology > mm2plan.yaml):", markup=False)
@@ -154,8 +187,10 @@ def down(ctx: typer.Context, directory: DirOption = sandbox.DEFAULT_DIR) -> None
     if box is None:
         _console(ctx).print("No sandbox running.", highlight=False)
         return
-    _console(ctx).print(f"Sandbox down ({len(box.clusters)} clusters stopped; logs kept in "
-                        f"{directory}).", highlight=False)
+    _console(ctx).print(
+        f"Sandbox down ({len(box.clusters)} clusters stopped; logs kept in {directory}).",
+        highlight=False,
+    )
 
 
 __all__ = ["kafka_home", "sandbox_app"]

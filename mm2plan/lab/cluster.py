@@ -8,6 +8,7 @@ stop sends SIGTERM and kills after a timeout. Brokers are tuned for a 2-core mac
 from __future__ import annotations
 
 import base64
+import contextlib
 import os
 import signal
 import socket
@@ -22,9 +23,15 @@ from typing import Any
 from mm2plan.lab.jars import LabError, ensure_kafka, require_java
 
 ADMIN_USER = "admin"
+STANDARD_AUTHORIZER = "org.apache.kafka.metadata.authorizer.StandardAuthorizer"
 SCRAM_MECHANISM = "SCRAM-SHA-512"
-JVM_OPTS = ["-Xms128m", "-Xmx512m", "-XX:+UseSerialGC", "-XX:CICompilerCount=2",
-            "-Djava.awt.headless=true"]
+JVM_OPTS = [
+    "-Xms128m",
+    "-Xmx512m",
+    "-XX:+UseSerialGC",
+    "-XX:CICompilerCount=2",
+    "-Djava.awt.headless=true",
+]
 
 LOG4J2 = """status = error
 appender.out.type = Console
@@ -97,8 +104,14 @@ class KafkaCluster:
         conf = {"bootstrap.servers": self.bootstrap_servers}
         if self.security == "scram":
             user = user or ADMIN_USER
-            conf.update({"security.protocol": "SASL_PLAINTEXT", "sasl.mechanism": SCRAM_MECHANISM,
-                         "sasl.username": user, "sasl.password": self.users[user]})
+            conf.update(
+                {
+                    "security.protocol": "SASL_PLAINTEXT",
+                    "sasl.mechanism": SCRAM_MECHANISM,
+                    "sasl.username": user,
+                    "sasl.password": self.users[user],
+                }
+            )
         return conf
 
     def admin_config(self) -> dict[str, str]:
@@ -111,12 +124,12 @@ class KafkaCluster:
             "node.id": "1",
             "controller.quorum.voters": f"1@127.0.0.1:{self.controller_port}",
             "listeners": f"{listener}://127.0.0.1:{self.port},"
-                         f"CONTROLLER://127.0.0.1:{self.controller_port}",
+            f"CONTROLLER://127.0.0.1:{self.controller_port}",
             "advertised.listeners": f"{listener}://127.0.0.1:{self.port}",
             "controller.listener.names": "CONTROLLER",
             "inter.broker.listener.name": listener,
             "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,"
-                                              "SASL_PLAINTEXT:SASL_PLAINTEXT",
+            "SASL_PLAINTEXT:SASL_PLAINTEXT",
             "log.dirs": str(self.data_dir),
             "num.partitions": "1",
             "default.replication.factor": "1",
@@ -140,33 +153,51 @@ class KafkaCluster:
         }
         if self.security == "scram":
             admin_pw = self.users[ADMIN_USER]
-            jaas = (f'org.apache.kafka.common.security.scram.ScramLoginModule required '
-                    f'username="{ADMIN_USER}" password="{admin_pw}";')
-            props.update({
-                "sasl.enabled.mechanisms": SCRAM_MECHANISM,
-                "sasl.mechanism.inter.broker.protocol": SCRAM_MECHANISM,
-                f"listener.name.sasl_plaintext.{SCRAM_MECHANISM.lower()}.sasl.jaas.config": jaas,
-                "authorizer.class.name":
-                    "org.apache.kafka.metadata.authorizer.StandardAuthorizer",
-                # The controller listener is loopback PLAINTEXT: its peer is ANONYMOUS.
-                "super.users": f"User:{ADMIN_USER};User:ANONYMOUS",
-                "allow.everyone.if.no.acl.found": "false",
-            })
+            jaas = (
+                f"org.apache.kafka.common.security.scram.ScramLoginModule required "
+                f'username="{ADMIN_USER}" password="{admin_pw}";'
+            )
+            props.update(
+                {
+                    "sasl.enabled.mechanisms": SCRAM_MECHANISM,
+                    "sasl.mechanism.inter.broker.protocol": SCRAM_MECHANISM,
+                    f"listener.name.sasl_plaintext.{SCRAM_MECHANISM.lower()}"
+                    ".sasl.jaas.config": jaas,
+                    "authorizer.class.name": STANDARD_AUTHORIZER,
+                    # The controller listener is loopback PLAINTEXT: its peer is ANONYMOUS.
+                    "super.users": f"User:{ADMIN_USER};User:ANONYMOUS",
+                    "allow.everyone.if.no.acl.found": "false",
+                }
+            )
         return "".join(f"{k}={v}\n" for k, v in props.items())
 
     def to_json(self) -> dict[str, Any]:
-        return {"name": self.name, "directory": str(self.directory), "port": self.port,
-                "controller_port": self.controller_port, "security": self.security,
-                "users": dict(self.users), "pid": self.pid}
+        return {
+            "name": self.name,
+            "directory": str(self.directory),
+            "port": self.port,
+            "controller_port": self.controller_port,
+            "security": self.security,
+            "users": dict(self.users),
+            "pid": self.pid,
+        }
 
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> KafkaCluster:
-        return cls(d["name"], Path(d["directory"]), int(d["port"]), int(d["controller_port"]),
-                   d.get("security", "none"), dict(d.get("users", {})), d.get("pid"))
+        return cls(
+            d["name"],
+            Path(d["directory"]),
+            int(d["port"]),
+            int(d["controller_port"]),
+            d.get("security", "none"),
+            dict(d.get("users", {})),
+            d.get("pid"),
+        )
 
 
-def new_cluster(name: str, base: Path, security: str = "none",
-                users: Mapping[str, str] | None = None) -> KafkaCluster:
+def new_cluster(
+    name: str, base: Path, security: str = "none", users: Mapping[str, str] | None = None
+) -> KafkaCluster:
     all_users = dict(users or {})
     if security == "scram":
         all_users.setdefault(ADMIN_USER, "admin-" + uuid.uuid4().hex[:16])
@@ -180,16 +211,28 @@ def _format(cluster: KafkaCluster, java: str, libs: Path) -> None:
     props = cluster.directory / "server.properties"
     props.write_text(cluster.server_properties())
     write_log4j(cluster.directory / "log4j2.properties", "WARN")
-    cmd = [java, *JVM_OPTS, "-cp", classpath(libs),
-           f"-Dlog4j2.configurationFile={cluster.directory / 'log4j2.properties'}",
-           "kafka.tools.StorageTool", "format", "-t", random_cluster_id(), "-c", str(props),
-           "--ignore-formatted"]
+    cmd = [
+        java,
+        *JVM_OPTS,
+        "-cp",
+        classpath(libs),
+        f"-Dlog4j2.configurationFile={cluster.directory / 'log4j2.properties'}",
+        "kafka.tools.StorageTool",
+        "format",
+        "-t",
+        random_cluster_id(),
+        "-c",
+        str(props),
+        "--ignore-formatted",
+    ]
     for user, password in cluster.users.items():
         cmd += ["--add-scram", f"{SCRAM_MECHANISM}=[name={user},password={password}]"]
     result = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if result.returncode != 0:
-        raise LabError(f"formatting storage for {cluster.name} failed:\n"
-                       + (result.stdout + result.stderr)[-2000:])
+        raise LabError(
+            f"formatting storage for {cluster.name} failed:\n"
+            + (result.stdout + result.stderr)[-2000:]
+        )
 
 
 def launch(cluster: KafkaCluster, libs: Path | None = None, detached: bool = False) -> None:
@@ -199,13 +242,24 @@ def launch(cluster: KafkaCluster, libs: Path | None = None, detached: bool = Fal
     if not (cluster.data_dir / "meta.properties").exists():
         _format(cluster, java, libs)
     write_log4j(cluster.directory / "log4j2.properties", "INFO")
-    cmd = [java, *JVM_OPTS, "-cp", classpath(libs),
-           f"-Dlog4j2.configurationFile={cluster.directory / 'log4j2.properties'}",
-           f"-Dkafka.logs.dir={cluster.directory}", "kafka.Kafka",
-           str(cluster.directory / "server.properties")]
+    cmd = [
+        java,
+        *JVM_OPTS,
+        "-cp",
+        classpath(libs),
+        f"-Dlog4j2.configurationFile={cluster.directory / 'log4j2.properties'}",
+        f"-Dkafka.logs.dir={cluster.directory}",
+        "kafka.Kafka",
+        str(cluster.directory / "server.properties"),
+    ]
     with cluster.log_path.open("ab") as log:
-        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL, start_new_session=detached)
+        proc = subprocess.Popen(
+            cmd,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=detached,
+        )
     cluster.pid = proc.pid
     _CHILDREN[proc.pid] = proc
 
@@ -245,22 +299,30 @@ def wait_ready(cluster: KafkaCluster, timeout_s: float = 90.0) -> None:
     from confluent_kafka.admin import AdminClient
 
     deadline = time.monotonic() + timeout_s
-    admin = AdminClient({**cluster.admin_config(), "socket.timeout.ms": "2000",
-                         "logger": _SilentLogger()})
+    conf: dict[str, Any] = {
+        **cluster.admin_config(),
+        "socket.timeout.ms": "2000",
+        "logger": _SilentLogger(),
+    }
+    admin = AdminClient(conf)
     while time.monotonic() < deadline:
         if not pid_alive(cluster.pid):
-            raise LabError(f"Kafka cluster {cluster.name} exited while starting; "
-                           f"its log ({cluster.log_path}) ends with:\n{log_tail(cluster.log_path)}")
+            raise LabError(
+                f"Kafka cluster {cluster.name} exited while starting; "
+                f"its log ({cluster.log_path}) ends with:\n{log_tail(cluster.log_path)}"
+            )
         if port_open(cluster.port):
             try:
                 md = admin.list_topics(timeout=2)
                 if md.brokers:
                     return
-            except Exception:  # noqa: BLE001 - any failure here means "not ready yet"
+            except Exception:
                 pass
         time.sleep(0.2)
-    raise LabError(f"Kafka cluster {cluster.name} did not become ready in {timeout_s:.0f}s; "
-                   f"its log ({cluster.log_path}) ends with:\n{log_tail(cluster.log_path)}")
+    raise LabError(
+        f"Kafka cluster {cluster.name} did not become ready in {timeout_s:.0f}s; "
+        f"its log ({cluster.log_path}) ends with:\n{log_tail(cluster.log_path)}"
+    )
 
 
 class _SilentLogger:
@@ -286,10 +348,8 @@ def stop_pid(pid: int | None, timeout_s: float = 30.0) -> None:
     while time.monotonic() < deadline and pid_alive(pid):
         time.sleep(0.1)
     if pid_alive(pid):
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
         while pid_alive(pid):
             time.sleep(0.05)
     _reap(pid)
@@ -301,8 +361,9 @@ def _reap(pid: int | None) -> None:
         proc.wait()
 
 
-def start_clusters(clusters: list[KafkaCluster], timeout_s: float = 120.0,
-                   detached: bool = False) -> None:
+def start_clusters(
+    clusters: list[KafkaCluster], timeout_s: float = 120.0, detached: bool = False
+) -> None:
     """Launch all, then wait for all: the JVMs start in parallel."""
     libs = ensure_kafka()
     started: list[KafkaCluster] = []
@@ -321,9 +382,7 @@ def start_clusters(clusters: list[KafkaCluster], timeout_s: float = 120.0,
 def stop_clusters(clusters: list[KafkaCluster], timeout_s: float = 30.0) -> None:
     for c in clusters:
         if pid_alive(c.pid):
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(c.pid or 0, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
     for c in clusters:
         stop_pid(c.pid, timeout_s)

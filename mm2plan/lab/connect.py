@@ -17,14 +17,13 @@ from mm2plan.lab.cluster import (
     _CHILDREN,
     JVM_OPTS,
     KafkaCluster,
-    LabError,
     classpath,
     free_port,
     log_tail,
     pid_alive,
     write_log4j,
 )
-from mm2plan.lab.jars import ensure_kafka, require_java
+from mm2plan.lab.jars import LabError, ensure_kafka, require_java
 
 MM2_CONNECTORS = ("MirrorSourceConnector", "MirrorCheckpointConnector", "MirrorHeartbeatConnector")
 
@@ -75,21 +74,31 @@ class ConnectWorker:
         conf.pop("bootstrap.servers")
         if not conf:
             return {}
-        jaas = ('org.apache.kafka.common.security.scram.ScramLoginModule required '
-                f'username="{conf["sasl.username"]}" password="{conf["sasl.password"]}";')
-        base = {"security.protocol": conf["security.protocol"],
-                "sasl.mechanism": conf["sasl.mechanism"], "sasl.jaas.config": jaas}
+        jaas = (
+            "org.apache.kafka.common.security.scram.ScramLoginModule required "
+            f'username="{conf["sasl.username"]}" password="{conf["sasl.password"]}";'
+        )
+        base = {
+            "security.protocol": conf["security.protocol"],
+            "sasl.mechanism": conf["sasl.mechanism"],
+            "sasl.jaas.config": jaas,
+        }
         out = dict(base)
         for prefix in ("producer.", "consumer.", "admin."):
             out.update({prefix + k: v for k, v in base.items()})
         return out
 
     def to_json(self) -> dict[str, Any]:
-        return {"name": self.name, "directory": str(self.directory), "port": self.port,
-                "bootstrap": self.bootstrap.name, "pid": self.pid}
+        return {
+            "name": self.name,
+            "directory": str(self.directory),
+            "port": self.port,
+            "bootstrap": self.bootstrap.name,
+            "pid": self.pid,
+        }
 
     def get(self, path: str, timeout: float = 5.0) -> Any:
-        with urllib.request.urlopen(self.url + path, timeout=timeout) as resp:  # noqa: S310
+        with urllib.request.urlopen(self.url + path, timeout=timeout) as resp:
             return json.loads(resp.read())
 
 
@@ -104,11 +113,23 @@ def start_worker(worker: ConnectWorker, timeout_s: float = 120.0, detached: bool
     props = worker.directory / "worker.properties"
     props.write_text(worker.properties())
     log4j = write_log4j(worker.directory / "log4j2.properties", "INFO")
-    cmd = [java, *JVM_OPTS, "-cp", classpath(libs), f"-Dlog4j2.configurationFile={log4j}",
-           "org.apache.kafka.connect.cli.ConnectDistributed", str(props)]
+    cmd = [
+        java,
+        *JVM_OPTS,
+        "-cp",
+        classpath(libs),
+        f"-Dlog4j2.configurationFile={log4j}",
+        "org.apache.kafka.connect.cli.ConnectDistributed",
+        str(props),
+    ]
     with worker.log_path.open("ab") as log:
-        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL, start_new_session=detached)
+        proc = subprocess.Popen(
+            cmd,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=detached,
+        )
     worker.pid = proc.pid
     _CHILDREN[proc.pid] = proc
     wait_worker(worker, timeout_s)
@@ -119,25 +140,37 @@ def wait_worker(worker: ConnectWorker, timeout_s: float) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if not pid_alive(worker.pid):
-            raise LabError(f"Connect worker {worker.name} exited while starting; its log "
-                           f"({worker.log_path}) ends with:\n{log_tail(worker.log_path)}")
+            raise LabError(
+                f"Connect worker {worker.name} exited while starting; its log "
+                f"({worker.log_path}) ends with:\n{log_tail(worker.log_path)}"
+            )
         try:
             worker.get("/connector-plugins", timeout=2)
             return
         except (urllib.error.URLError, OSError, ValueError):
             time.sleep(0.3)
-    raise LabError(f"Connect worker {worker.name} did not answer in {timeout_s:.0f}s; its log "
-                   f"({worker.log_path}) ends with:\n{log_tail(worker.log_path)}")
+    raise LabError(
+        f"Connect worker {worker.name} did not answer in {timeout_s:.0f}s; its log "
+        f"({worker.log_path}) ends with:\n{log_tail(worker.log_path)}"
+    )
 
 
-def mirror_maker_command(properties: Path, clusters: Mapping[str, KafkaCluster] | None = None
-                         ) -> list[str]:
+def mirror_maker_command(
+    properties: Path, clusters: Mapping[str, KafkaCluster] | None = None
+) -> list[str]:
     """MM2's dedicated mode (`connect-mirror-maker.sh`) from the same jars."""
     java = require_java()
     libs = ensure_kafka()
     log4j = write_log4j(properties.parent / "log4j2.properties", "INFO")
-    cmd = [java, *JVM_OPTS, "-cp", classpath(libs), f"-Dlog4j2.configurationFile={log4j}",
-           "org.apache.kafka.connect.mirror.MirrorMaker", str(properties)]
+    cmd = [
+        java,
+        *JVM_OPTS,
+        "-cp",
+        classpath(libs),
+        f"-Dlog4j2.configurationFile={log4j}",
+        "org.apache.kafka.connect.mirror.MirrorMaker",
+        str(properties),
+    ]
     if clusters:
         cmd += ["--clusters", *clusters]
     return cmd

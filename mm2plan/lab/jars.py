@@ -37,11 +37,15 @@ def require_java() -> str:
     java = shutil.which("java")
     version = java_version()
     if java is None or version is None:
-        raise LabError("Java is not on PATH: the Kafka lab runs Apache Kafka from its jars and "
-                       "needs Java 17 or newer (apt-get install openjdk-17-jre-headless)")
+        raise LabError(
+            "Java is not on PATH: the Kafka lab runs Apache Kafka from its jars and "
+            "needs Java 17 or newer (apt-get install openjdk-17-jre-headless)"
+        )
     if version < 17:
-        raise LabError(f"Java {version} found; Kafka 4 needs Java 17 or newer "
-                       "(apt-get install openjdk-17-jre-headless)")
+        raise LabError(
+            f"Java {version} found; Kafka 4 needs Java 17 or newer "
+            "(apt-get install openjdk-17-jre-headless)"
+        )
     return java
 
 
@@ -62,13 +66,24 @@ def ensure_kafka(version: str = KAFKA_VERSION, home: Path | None = None) -> Path
     require_java()
     mvn = shutil.which("mvn")
     if mvn is None:
-        raise LabError("Maven is not on PATH: it fetches Kafka's jars from Maven Central the "
-                       "first time (apt-get install maven)")
+        raise LabError(
+            "Maven is not on PATH: it fetches Kafka's jars from Maven Central the "
+            "first time (apt-get install maven)"
+        )
     home.mkdir(parents=True, exist_ok=True)
     pom = home / "pom.xml"
     pom.write_text(resources.files("mm2plan.lab").joinpath("pom.xml").read_text())
-    cmd = [mvn, "-q", "-B", "-f", str(pom), f"-Dkafka.version={version}",
-           "dependency:copy-dependencies", f"-DoutputDirectory={libs}", "-DincludeScope=runtime"]
+    cmd = [
+        mvn,
+        "-q",
+        "-B",
+        "-f",
+        str(pom),
+        f"-Dkafka.version={version}",
+        "dependency:copy-dependencies",
+        f"-DoutputDirectory={libs}",
+        "-DincludeScope=runtime",
+    ]
     result = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if result.returncode != 0:
         tail = "\n".join((result.stdout + result.stderr).splitlines()[-15:])

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-from importlib import resources
 import os
 import shutil
 import time
 import uuid
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -48,9 +48,12 @@ class Sandbox:
 
     def save(self) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
-        doc = {"format_version": "1", "started_at": self.started_at,
-               "clusters": [c.to_json() for c in self.clusters],
-               "connect": self.worker.to_json() if self.worker else None}
+        doc = {
+            "format_version": "1",
+            "started_at": self.started_at,
+            "clusters": [c.to_json() for c in self.clusters],
+            "connect": self.worker.to_json() if self.worker else None,
+        }
         tmp = self.state_path.with_suffix(".tmp")
         tmp.write_text(json.dumps(doc, indent=2))
         os.chmod(tmp, 0o600)  # holds the lab's SCRAM passwords
@@ -65,14 +68,20 @@ class Sandbox:
             doc = json.loads(path.read_text())
             clusters = [KafkaCluster.from_json(c) for c in doc["clusters"]]
         except (ValueError, KeyError, TypeError) as exc:
-            raise LabError(f"{path} is damaged ({exc}); remove {directory} and run "
-                           "`mm2plan sandbox up` again") from None
+            raise LabError(
+                f"{path} is damaged ({exc}); remove {directory} and run `mm2plan sandbox up` again"
+            ) from None
         by_name = {c.name: c for c in clusters}
         worker = None
         if doc.get("connect"):
             w = doc["connect"]
-            worker = ConnectWorker(w["name"], Path(w["directory"]), int(w["port"]),
-                                   by_name[w["bootstrap"]], w.get("pid"))
+            worker = ConnectWorker(
+                w["name"],
+                Path(w["directory"]),
+                int(w["port"]),
+                by_name[w["bootstrap"]],
+                w.get("pid"),
+            )
         return cls(directory, clusters, worker, float(doc.get("started_at", 0)))
 
     def alive(self) -> dict[str, bool]:
@@ -87,17 +96,23 @@ class Sandbox:
         for c in self.clusters:
             entry: dict[str, Any] = {"bootstrap_servers": c.bootstrap_servers}
             if c.security == "scram":
-                entry["config"] = {"security.protocol": "SASL_PLAINTEXT",
-                                   "sasl.mechanism": SCRAM_MECHANISM,
-                                   "sasl.username": ADMIN_USER,
-                                   "sasl.password": f"${{file:{self.password_file.resolve()}}}"}
+                entry["config"] = {
+                    "security.protocol": "SASL_PLAINTEXT",
+                    "sasl.mechanism": SCRAM_MECHANISM,
+                    "sasl.username": ADMIN_USER,
+                    "sasl.password": f"${{file:{self.password_file.resolve()}}}",
+                }
             clusters[c.name] = entry
-        doc: dict[str, Any] = {"version": 1, "defaults": {"replication_factor": 1},
-                               "clusters": clusters}
+        doc: dict[str, Any] = {
+            "version": 1,
+            "defaults": {"replication_factor": 1},
+            "clusters": clusters,
+        }
         if len(self.clusters) >= 2:
             first, second = self.clusters[0].name, self.clusters[1].name
-            clusters[first]["topics"] = {"orders": {"partitions": 3,
-                                                    "config": {"retention.ms": "86400000"}}}
+            clusters[first]["topics"] = {
+                "orders": {"partitions": 3, "config": {"retention.ms": "86400000"}}
+            }
             doc["flows"] = [{"source": first, "target": second, "topics": ["orders"]}]
         return doc
 
@@ -107,8 +122,9 @@ class Sandbox:
         return header + yaml.safe_dump(self.topology(), sort_keys=False)
 
 
-def up(directory: Path, names: list[str], security: str = "none", connect: bool = False
-       ) -> tuple[Sandbox, bool]:
+def up(
+    directory: Path, names: list[str], security: str = "none", connect: bool = False
+) -> tuple[Sandbox, bool]:
     """Start the lab, or return the running one (`up` twice is harmless). True when started."""
     existing = Sandbox.load(directory)
     if existing is not None:
