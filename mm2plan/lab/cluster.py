@@ -287,11 +287,20 @@ def pid_alive(pid: int | None) -> bool:
         return True
 
 
-def log_tail(path: Path, lines: int = 30) -> str:
+def log_tail(path: Path, lines: int = 12) -> str:
+    """The log's first errors (why it died) and its last lines (where it stopped)."""
     try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+        text = path.read_text(errors="replace").splitlines()
     except OSError:
         return "(no log)"
+    errors: list[str] = []
+    for i, line in enumerate(text):
+        if (" ERROR " in line or " FATAL " in line) and len(errors) < 6:
+            errors += text[i : i + 2]  # the line and the exception message under it
+    tail = text[-lines:]
+    if errors and errors[-1] not in tail:
+        return "\n".join([*errors, "...", *tail])
+    return "\n".join(tail)
 
 
 def wait_ready(cluster: KafkaCluster, timeout_s: float = 90.0) -> None:
