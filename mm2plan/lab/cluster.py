@@ -86,10 +86,11 @@ class KafkaCluster:
     users: dict[str, str] = field(default_factory=dict)
     """SCRAM users (name -> password); includes the admin super user when security is scram."""
     pid: int | None = None
+    host: str = "127.0.0.1"
 
     @property
     def bootstrap_servers(self) -> str:
-        return f"127.0.0.1:{self.port}"
+        return f"{self.host}:{self.port}"
 
     @property
     def log_path(self) -> Path:

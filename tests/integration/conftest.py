@@ -12,9 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from mm2plan.lab.cluster import KafkaCluster, new_cluster, start_clusters, stop_clusters
+from mm2plan.lab.cluster import KafkaCluster, new_cluster, start_clusters, stop_clusters, stop_pid
 from mm2plan.lab.connect import ConnectWorker, new_worker, start_worker
-from mm2plan.lab.cluster import stop_pid
 
 
 def _external() -> list[KafkaCluster] | None:
@@ -25,7 +24,7 @@ def _external() -> list[KafkaCluster] | None:
     for part in spec.split(","):
         name, _, addr = part.partition("=")
         host, _, port = addr.rpartition(":")
-        out.append(KafkaCluster(name, Path("/nonexistent"), int(port), 0))
+        out.append(KafkaCluster(name, Path("/nonexistent"), int(port), 0, host=host))
     return out
 
 
