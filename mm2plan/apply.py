@@ -20,6 +20,7 @@ from enum import StrEnum
 from typing import Any
 
 from mm2plan.kafka.port import ClusterAdmin, ClusterError, NewTopic, OpError
+from mm2plan.model import DEFAULT_TOPOLOGY_NAME
 from mm2plan.plan import Action, Change, Kind, Plan
 from mm2plan.state import AclBinding
 
@@ -89,10 +90,14 @@ def lock_holder(command: str) -> dict[str, Any]:
     }
 
 
-def ownership_record(change: Change) -> dict[str, Any] | None:
+def ownership_record(change: Change, topology_name: str) -> dict[str, Any] | None:
     if change.action is Action.DELETE:
         return None
-    rec: dict[str, Any] = {"kind": change.kind.value, "managed_by": "mm2plan"}
+    rec: dict[str, Any] = {
+        "kind": change.kind.value,
+        "managed_by": "mm2plan",
+        "topology": topology_name,
+    }
     after = dict(change.after or {})
     if change.kind in (Kind.TOPIC, Kind.INTERNAL_TOPIC):
         rec["name"] = change.address.split('["', 1)[1].rsplit('"]', 1)[0]
@@ -110,8 +115,10 @@ class Applier:
         admins: Mapping[str, ClusterAdmin],
         parallelism: int = 4,
         progress: Progress | None = None,
+        owner: str = DEFAULT_TOPOLOGY_NAME,
     ) -> None:
         self.admins = admins
+        self.owner = owner
         self.parallelism = max(1, parallelism)
         self.progress = progress or (lambda r: None)
         self.report = ApplyReport()
@@ -158,7 +165,7 @@ class Applier:
         except ClusterError as exc:
             return [(c, Status.FAILED, str(exc)) for c in changes]
         done = [c for c in changes if errors.get(c.address) is None]
-        records = {c.address: ownership_record(c) for c in done}
+        records = {c.address: ownership_record(c, self.owner) for c in done}
         try:
             if records:
                 admin.write_ownership(records)

@@ -400,7 +400,7 @@ def _run_apply(
             bar.advance(task)
             env.out.print(plan_view.render_result(result))
 
-        report = Applier(admins, parallelism, progress).run(changes)
+        report = Applier(admins, parallelism, progress, the_plan.topology_name).run(changes)
     env.out.print(plan_view.render_report(report))
     if not report.complete:
         raise typer.Exit(ExitCode.PARTIAL)

@@ -78,6 +78,7 @@ class DesiredState:
     acls: dict[str, set[AclBinding]] = field(default_factory=lambda: defaultdict(set))
     replications: list[DesiredReplication] = field(default_factory=list)
     graph: TopologyGraph | None = None
+    topology_name: str = "default"
 
 
 def is_kafka_internal(name: str) -> bool:
@@ -117,7 +118,7 @@ def build_desired(topology: Topology, live: LiveState) -> DesiredState:
     discovered = discovered_topics(topology, first.policy, live, first)
     graph = TopologyGraph(with_discovered(topology, discovered)) if discovered else first
     declared = {alias: {t.name for t in c.topics} for alias, c in topology.clusters.items()}
-    state = DesiredState(graph=graph)
+    state = DesiredState(graph=graph, topology_name=topology.name)
     rf = topology.defaults.replication_factor
     # BFS order of placements means a copy's source is always decided before the copy.
     for p in sorted(graph.placements(), key=lambda p: len(p.hops)):

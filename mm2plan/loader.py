@@ -17,6 +17,7 @@ from jsonschema import ValidationError
 
 from mm2plan.diagnostics import Diagnostic, Diagnostics, SourceRange, error
 from mm2plan.model import (
+    DEFAULT_TOPOLOGY_NAME,
     MM2_DEFAULT_GROUPS,
     MM2_DEFAULT_GROUPS_EXCLUDE,
     MM2_DEFAULT_TOPICS,
@@ -368,8 +369,12 @@ def _build(doc: dict[str, Any], file: str, marks: dict[str, SourceRange]) -> Top
         if isinstance(lag_s, (int, float)) and not isinstance(lag_s, bool)
         else Slo().max_lag_seconds,
     )
+    topology_name = doc.get("name")
     return Topology(
         version=1,
+        name=topology_name
+        if isinstance(topology_name, str) and topology_name
+        else DEFAULT_TOPOLOGY_NAME,
         clusters=clusters,
         flows=tuple(flows),
         apps=tuple(apps),
@@ -386,6 +391,8 @@ def to_document(t: Topology) -> dict[str, Any]:
     written: this writes files, never terminals."""
     d = Defaults()
     doc: dict[str, Any] = {"version": t.version}
+    if t.name != DEFAULT_TOPOLOGY_NAME:
+        doc["name"] = t.name
     defaults = {
         k: getattr(t.defaults, k)
         for k in (

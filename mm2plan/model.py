@@ -181,6 +181,9 @@ class Slo:
     max_lag_seconds: float = 60.0
 
 
+DEFAULT_TOPOLOGY_NAME = "default"
+
+
 @dataclass(frozen=True)
 class Topology:
     version: int
@@ -190,6 +193,8 @@ class Topology:
     defaults: Defaults = field(default_factory=Defaults)
     runtime: Runtime = field(default_factory=Runtime)
     slo: Slo = field(default_factory=Slo)
+    name: str = DEFAULT_TOPOLOGY_NAME
+    """Scopes ownership: several topologies can manage resources on the same clusters."""
     file: str = "<memory>"
     marks: Mapping[str, SourceRange] = field(default_factory=dict, repr=False, compare=False)
     """Source position of every node by dotted path (``clusters.dc1.topics.orders``)."""

@@ -63,8 +63,10 @@ def acl_address(cluster: str, described: str) -> str:
     return f"{cluster}.acl[{described}]"
 
 
-def replication_address(cluster: str, flow_name: str) -> str:
-    return f'{cluster}.replication["{flow_name}"]'
+def replication_address(cluster: str, flow_name: str, topology_name: str = "default") -> str:
+    """One replication per flow and topology: two topologies may both replicate dc1->dc2."""
+    key = flow_name if topology_name == "default" else f"{topology_name}/{flow_name}"
+    return f'{cluster}.replication["{key}"]'
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,6 +130,8 @@ class Plan:
     diagnostics: tuple[Diagnostic, ...] = ()
     """Errors here (conflicting topic, partition decrease, ...) make the plan unappliable."""
     targets: tuple[str, ...] = field(default=())
+    topology_name: str = "default"
+    """Whose ownership records apply writes (see Topology.name)."""
 
     @property
     def effective(self) -> tuple[Change, ...]:
@@ -155,6 +159,7 @@ class Plan:
             "format_version": PLAN_FORMAT_VERSION,
             "topology_file": self.topology_file,
             "fingerprint": self.fingerprint,
+            "topology_name": self.topology_name,
             "targets": list(self.targets),
             "summary": self.counts(),
             "changes": [c.to_json() for c in self.effective],
@@ -173,6 +178,7 @@ class Plan:
             d.get("topology_file", ""),
             tuple(_diag_from_json(x) for x in d.get("diagnostics", [])),
             tuple(d.get("targets", ())),
+            d.get("topology_name", "default"),
         )
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from typing import Any
 
 from mm2plan.desired import (
@@ -21,7 +21,7 @@ from mm2plan.desired import (
 )
 from mm2plan.diagnostics import Diagnostic, error, warning
 from mm2plan.kafka.port import STATE_TOPIC
-from mm2plan.model import Topology
+from mm2plan.model import DEFAULT_TOPOLOGY_NAME, Topology
 from mm2plan.plan import (
     Action,
     Change,
@@ -44,22 +44,43 @@ def topology_doc(topology: Topology) -> Any:
     return json.loads(json.dumps(doc, default=str, sort_keys=True))
 
 
+def scoped(live: LiveState, topology_name: str) -> tuple[LiveState, dict[str, set[str]]]:
+    """This topology's view: only its own ownership records count as owned; the addresses other
+    topologies own are returned apart, so the plan neither changes nor deletes them."""
+    mine: dict[str, LiveCluster] = {}
+    others: dict[str, set[str]] = {}
+    for alias, lc in live.clusters.items():
+        own = {
+            a: r
+            for a, r in lc.owned.items()
+            if r.get("topology", DEFAULT_TOPOLOGY_NAME) == topology_name
+        }
+        others[alias] = set(lc.owned) - set(own)
+        mine[alias] = replace(lc, owned=own)
+    return LiveState(mine), others
+
+
 def make_plan(topology: Topology, live: LiveState, targets: tuple[str, ...] = ()) -> Plan:
+    world = live
+    live, elsewhere = scoped(live, topology.name)
     desired = build_desired(topology, live)
     changes: list[Change] = []
     diags: list[Diagnostic] = []
     for alias in sorted(topology.clusters):
         lc = live.clusters.get(alias, LiveCluster(alias))
-        changes += _topic_changes(topology, alias, desired.topics.get(alias, {}), lc, diags)
-        changes += _acl_changes(topology, alias, desired.acls.get(alias, set()), lc, diags)
+        other = elsewhere.get(alias, set())
+        wanted = desired.topics.get(alias, {})
+        changes += _topic_changes(topology, alias, wanted, lc, other, diags)
+        changes += _acl_changes(topology, alias, desired.acls.get(alias, set()), lc, other, diags)
     changes += _replication_changes(desired, live, changes)
     changes.sort(key=lambda c: (c.kind.apply_order, c.cluster, c.address))
     return Plan(
         select(changes, targets),
-        fingerprint(topology_doc(topology), live),
+        fingerprint(topology_doc(topology), world),
         topology.file,
         tuple(diags),
         targets,
+        topology.name,
     )
 
 
@@ -68,6 +89,7 @@ def _topic_changes(
     alias: str,
     wanted: Mapping[str, DesiredTopic],
     lc: LiveCluster,
+    elsewhere: set[str],
     diags: list[Diagnostic],
 ) -> list[Change]:
     out = []
@@ -87,6 +109,18 @@ def _topic_changes(
             continue
         owned = addr in lc.owned
         mark = topology.mark(f"clusters.{alias}.topics", f"clusters.{alias}")
+        if addr in elsewhere:
+            if not internal:  # internal topics are shared; user topics have one owner
+                diags.append(
+                    error(
+                        "owned-elsewhere",
+                        f"{addr} is managed by another mm2plan topology",
+                        "give the topic one owner: remove it from one of the topologies",
+                        source=mark,
+                        path=f"clusters.{alias}",
+                    )
+                )
+            continue
         problem = _conflict(dt, lt, owned)
         if problem:
             diags.append(
@@ -230,6 +264,7 @@ def _acl_changes(
     alias: str,
     wanted: set[AclBinding],
     lc: LiveCluster,
+    elsewhere: set[str],
     diags: list[Diagnostic],
 ) -> list[Change]:
     if lc.acls is None:
@@ -260,6 +295,8 @@ def _acl_changes(
                     "least privilege for what the topology declares",
                 )
             )
+        elif addr in elsewhere:
+            continue  # the same ACL serves another topology too: leave it to its owner
         elif addr not in lc.owned:
             out.append(
                 Change(
@@ -307,7 +344,7 @@ def _replication_changes(
     graph = desired.graph
     for rep in desired.replications:
         flow = rep.flow
-        addr = replication_address(flow.target, flow.name)
+        addr = replication_address(flow.target, flow.name, desired.topology_name)
         wanted_addrs.add(addr)
         lc = live.clusters.get(flow.target, LiveCluster(flow.target))
         record = lc.owned.get(addr)
@@ -368,7 +405,9 @@ def _replication_changes(
 
 
 def make_destroy_plan(topology: Topology, live: LiveState) -> Plan:
-    """Delete everything mm2plan owns on the topology's clusters, replication first."""
+    """Delete everything this topology owns on its clusters, replication first."""
+    the_world = live
+    live, _ = scoped(live, topology.name)
     changes: list[Change] = []
     for alias in sorted(topology.clusters):
         lc = live.clusters.get(alias, LiveCluster(alias))
@@ -412,4 +451,9 @@ def make_destroy_plan(topology: Topology, live: LiveState) -> Plan:
     # Replication stops before its topics go; ACLs after the topics they guard.
     order = {Kind.REPLICATION: 0, Kind.TOPIC: 1, Kind.INTERNAL_TOPIC: 1, Kind.ACL: 2}
     changes.sort(key=lambda c: (order[c.kind], c.cluster, c.address))
-    return Plan(tuple(changes), fingerprint(topology_doc(topology), live), topology.file)
+    return Plan(
+        tuple(changes),
+        fingerprint(topology_doc(topology), the_world),
+        topology.file,
+        topology_name=topology.name,
+    )

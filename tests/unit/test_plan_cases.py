@@ -64,7 +64,7 @@ def test_apply_then_replan_is_empty(case: Path) -> None:
     for alias in topology.clusters:
         clusters.setdefault(alias, MemoryCluster(alias))
     admins = {a: MemoryAdmin(c) for a, c in clusters.items() if a in topology.clusters}
-    report = Applier(admins).run(plan.effective)
+    report = Applier(admins, owner=topology.name).run(plan.effective)
     assert report.complete, [(r.change.address, r.detail) for r in report.results]
     replan = make_plan(topology, read_live(admins))
     assert [(c.address, c.action.value, c.before, c.after) for c in replan.effective] == []

@@ -1,0 +1,48 @@
+"""Two topologies on the same clusters: each plans only what it owns."""
+
+from __future__ import annotations
+
+from mm2plan.apply import Applier
+from mm2plan.kafka.memory import MemoryAdmin, MemoryCluster
+from mm2plan.live import read_live
+from mm2plan.loader import load_text
+from mm2plan.model import Topology
+from mm2plan.planner import make_plan
+
+TEAM = """version: 1
+name: {name}
+defaults: {{replication_factor: 1}}
+clusters:
+  dc1: {{bootstrap_servers: "dc1:9092", topics: {{{topic}: {{partitions: 2}}}}}}
+  dc2: {{bootstrap_servers: "dc2:9092"}}
+flows:
+  - {{source: dc1, target: dc2, topics: ["{topic}"]}}
+"""
+
+
+def topo(name: str, topic: str) -> Topology:
+    t = load_text(TEAM.format(name=name, topic=topic), f"{name}.yaml").topology
+    assert t is not None
+    return t
+
+
+def test_topologies_share_clusters_without_touching_each_other() -> None:
+    clusters = {a: MemoryCluster(a) for a in ("dc1", "dc2")}
+    admins = {a: MemoryAdmin(c) for a, c in clusters.items()}
+    a, b = topo("team-a", "orders"), topo("team-b", "payments")
+    for t in (a, b):
+        plan = make_plan(t, read_live(admins))
+        assert not plan.has_errors
+        assert Applier(admins, owner=t.name).run(plan.effective).complete
+    for t in (a, b):
+        assert make_plan(t, read_live(admins)).effective == ()
+    assert {"orders", "payments"} <= set(clusters["dc1"].topics)
+
+
+def test_a_topic_owned_by_another_topology_is_an_error() -> None:
+    clusters = {a: MemoryCluster(a) for a in ("dc1", "dc2")}
+    admins = {a: MemoryAdmin(c) for a, c in clusters.items()}
+    a = topo("team-a", "orders")
+    Applier(admins, owner=a.name).run(make_plan(a, read_live(admins)).effective)
+    plan = make_plan(topo("team-b", "orders"), read_live(admins))
+    assert "owned-elsewhere" in [d.code for d in plan.diagnostics]
