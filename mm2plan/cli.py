@@ -7,6 +7,7 @@ them through typer's runner with fakes and read stdout, stderr and the exit code
 from __future__ import annotations
 
 import enum
+import json
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -336,12 +337,16 @@ def _topology(env: Env, path: Path) -> Topology:
 
 
 def _is_plan_file(path: Path) -> bool:
+    """A saved plan is a JSON object with a fingerprint and changes; a topology (YAML, which
+    may be written as JSON) has neither."""
     try:
         with path.open("rb") as f:
-            head = f.read(64).lstrip()
-    except OSError:
+            if not f.read(64).lstrip().startswith(b"{"):
+                return False
+        doc = json.loads(path.read_text())
+    except (OSError, ValueError):
         return False
-    return head.startswith(b"{")
+    return isinstance(doc, dict) and "fingerprint" in doc and "changes" in doc
 
 
 def _confirm(env: Env, prompt: str, word: str) -> bool:
