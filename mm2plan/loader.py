@@ -33,7 +33,7 @@ from mm2plan.model import (
     Topology,
     config_value,
 )
-from mm2plan.schema import subschema_properties, topology_validator
+from mm2plan.schema import is_valid_fast, subschema_properties, topology_validator
 from mm2plan.yamlmarks import join_path, load_yaml
 
 SUPPORTED_VERSIONS = (1,)
@@ -155,6 +155,8 @@ def _kind(value: Any) -> str:
 
 
 def _schema_diagnostics(doc: dict[str, Any], marks: Mapping[str, SourceRange]) -> list[Diagnostic]:
+    if is_valid_fast(doc):
+        return []
     out: list[Diagnostic] = []
     for err in topology_validator().iter_errors(doc):
         out.extend(_from_validation_error(err, marks))

@@ -18,6 +18,7 @@ from mm2plan.diagnostics import Diagnostic, SourceRange, error
 
 MAX_DEPTH = 64
 MAX_NODES = 5_000_000
+_STR_TAG = "tag:yaml.org,2002:str"
 _PLAIN_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
 
 try:
@@ -84,9 +85,13 @@ class _Builder:
         return join_path(top.path, str(top.key))
 
     def scalar(self, event: yaml.ScalarEvent) -> Any:
+        if event.tag is None and event.style in ("'", '"'):
+            return event.value  # quoted: a string, whatever it looks like
         tag = event.tag
         if tag is None or tag == "!":
             tag = self.resolver.resolve(yaml.ScalarNode, event.value, event.implicit)  # type: ignore[no-untyped-call]
+        if tag == _STR_TAG:
+            return event.value
         node = yaml.ScalarNode(tag, event.value, None, None, event.style)
         try:
             return self.constructor.construct_object(node, deep=True)
@@ -188,7 +193,8 @@ class _Builder:
             frame = self.stack.pop()
             if frame.merges:
                 self.merge(frame)
-            self.remember(frame.anchor, frame.container, _size(frame.container))
+            if frame.anchor:  # sized only when an alias may repeat it
+                self.remember(frame.anchor, frame.container, _size(frame.container))
         elif isinstance(event, yaml.AliasEvent):
             if event.anchor not in self.anchors:
                 raise _Abort(

@@ -192,3 +192,13 @@ def test_dump_then_load_gives_the_same_topology(text: str) -> None:
     assert again.topology is not None
     assert again.topology.clusters == first.topology.clusters
     assert again.topology.flows == first.topology.flows
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@given(st.one_of(topologies(), st.dictionaries(_keys, _values, max_size=6).map(yaml.safe_dump)))
+def test_fast_schema_check_agrees_with_jsonschema(text: str) -> None:
+    """The compiled fast path may only say "valid" when jsonschema finds no error."""
+    from mm2plan.schema import is_valid_fast, topology_validator
+
+    doc = yaml.safe_load(text)
+    assert is_valid_fast(doc) == (not list(topology_validator().iter_errors(doc)))
