@@ -11,6 +11,7 @@ minimum by hand (one list_topics; one CreateTopics request). Figures go in docs/
 from __future__ import annotations
 
 import argparse
+import gc
 import sys
 import tempfile
 import time
@@ -42,10 +43,16 @@ def synthetic_topology(clusters: int, flows: int, topics: int) -> dict[str, obje
     names = [f"c{i:02d}" for i in range(clusters)]
     per = topics // clusters
     doc_clusters = {
-        n: {"bootstrap_servers": f"{n}.kafka.internal:9092",
-            "topics": {f"{n}-svc{j % 40}.events-{j}": {"partitions": 1 + j % 12,
-                                                       "config": {"retention.ms": "604800000"}}
-                       for j in range(per)}}
+        n: {
+            "bootstrap_servers": f"{n}.kafka.internal:9092",
+            "topics": {
+                f"{n}-svc{j % 40}.events-{j}": {
+                    "partitions": 1 + j % 12,
+                    "config": {"retention.ms": "604800000"},
+                }
+                for j in range(per)
+            },
+        }
         for n in names
     }
     flow_list: list[dict[str, object]] = []
@@ -58,8 +65,12 @@ def synthetic_topology(clusters: int, flows: int, topics: int) -> dict[str, obje
             continue
         pairs.add((s, t))
         flow_list.append({"source": s, "target": t, "topics": [f"{s}-svc{i % 40}\\..*"]})
-    return {"version": 1, "defaults": {"replication_factor": 3}, "clusters": doc_clusters,
-            "flows": flow_list}
+    return {
+        "version": 1,
+        "defaults": {"replication_factor": 3},
+        "clusters": doc_clusters,
+        "flows": flow_list,
+    }
 
 
 def bench_validate() -> list[tuple[str, float, float]]:
@@ -93,23 +104,28 @@ def bench_kafka() -> list[tuple[str, float, float]]:
             raw = AdminClient(clusters[0].admin_config())
             n = 10_000
             for i in range(0, n, 1000):
-                futures = raw.create_topics([NewTopic(f"bulk-{j:05d}", 1, 1)
-                                             for j in range(i, i + 1000)])
+                futures = raw.create_topics(
+                    [NewTopic(f"bulk-{j:05d}", 1, 1) for j in range(i, i + 1000)]
+                )
                 for fut in futures.values():
                     fut.result(120)
-            text = yaml.safe_dump({
-                "version": 1, "defaults": {"replication_factor": 1},
-                "clusters": {c.name: {"bootstrap_servers": c.bootstrap_servers}
-                             for c in clusters},
-                "flows": [{"source": "dc1", "target": "dc2", "topics": ["bulk-.*"]}]})
+            text = yaml.safe_dump(
+                {
+                    "version": 1,
+                    "defaults": {"replication_factor": 1},
+                    "clusters": {
+                        c.name: {"bootstrap_servers": c.bootstrap_servers} for c in clusters
+                    },
+                    "flows": [{"source": "dc1", "target": "dc2", "topics": ["bulk-.*"]}],
+                }
+            )
             topology = load_text(text, "bench.yaml").topology
             assert topology is not None
             admins = {a: confluent_admin_factory(c) for a, c in topology.clusters.items()}
             plan_s = best_of(lambda: make_plan(topology, read_live(admins)), 2)
             plan = make_plan(topology, read_live(admins))
             base_s = best_of(lambda: raw.list_topics(timeout=60), 2)
-            rows.append((f"plan: {n} live topics -> {len(plan.effective)} changes", plan_s,
-                         base_s))
+            rows.append((f"plan: {n} live topics -> {len(plan.effective)} changes", plan_s, base_s))
 
             from mm2plan.apply import Applier
 
@@ -123,8 +139,9 @@ def bench_kafka() -> list[tuple[str, float, float]]:
             futs = raw2.create_topics([NewTopic(f"raw-{j:05d}", 1, 1) for j in range(1000)])
             for fut in futs.values():
                 fut.result(120)
-            rows.append((f"apply: create {len(subset)} topics", apply_s,
-                         time.perf_counter() - t0))
+            rows.append((f"apply: create {len(subset)} topics", apply_s, time.perf_counter() - t0))
+            del raw, raw2, admins  # no client may outlive its brokers (librdkafka would retry)
+            gc.collect()
         finally:
             stop_clusters(clusters)
     return rows

@@ -169,8 +169,28 @@ class ConfluentClusterAdmin:
 
     # --- reading ------------------------------------------------------------------------------
 
+    def _settled_metadata(self) -> Any:
+        """Metadata once every topic has its partitions: a topic created a moment ago may
+        still be leaderless, and must not look absent (the plan would create it again)."""
+        deadline = time.monotonic() + self.timeout_s
+        while True:
+            md = self._metadata()
+            pending = [n for n, t in md.topics.items() if t.error is not None and not t.partitions]
+            if not pending or time.monotonic() > deadline:
+                return md
+            time.sleep(0.2)
+
+    def _wait_for_leader(self, topic: str) -> None:
+        """A producer to a brand-new topic stalls until its metadata refresh; wait here."""
+        deadline = time.monotonic() + self.timeout_s
+        while time.monotonic() < deadline:
+            t = self._metadata(topic).topics.get(topic)
+            if t is not None and t.partitions and all(p.leader >= 0 for p in t.partitions.values()):
+                return
+            time.sleep(0.1)
+
     def read_state(self) -> LiveCluster:
-        md = self._metadata()
+        md = self._settled_metadata()
         shapes: dict[str, tuple[int, int]] = {}
         for name, t in md.topics.items():
             if name in KAFKA_INTERNAL or (t.error is not None and not t.partitions):
@@ -400,6 +420,8 @@ class ConfluentClusterAdmin:
                 f"cannot create {name}: {err}",
                 "mm2plan's principal needs CREATE on the cluster or topic",
             )
+        if err is None:
+            self._wait_for_leader(name)
 
     def _produce(self, topic: str, records: Mapping[str, bytes | None]) -> None:
         errors: list[KafkaError] = []
@@ -436,6 +458,7 @@ class ConfluentClusterAdmin:
             err = res.get(LOCK_TOPIC)
             if err is None:
                 self._holds_lock = True
+                self._wait_for_leader(LOCK_TOPIC)
                 self._produce(LOCK_TOPIC, {"holder": canonical_json(dict(holder)).encode()})
                 return
             if err.code not in ("TOPIC_ALREADY_EXISTS",):
