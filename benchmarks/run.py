@@ -140,7 +140,7 @@ def bench_kafka() -> list[tuple[str, float, float]]:
             for fut in futs.values():
                 fut.result(120)
             rows.append((f"apply: create {len(subset)} topics", apply_s, time.perf_counter() - t0))
-            del raw, raw2, admins  # no client may outlive its brokers (librdkafka would retry)
+            raw = raw2 = admins = None  # clients must die before brokers
             gc.collect()
         finally:
             stop_clusters(clusters)
