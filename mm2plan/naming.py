@@ -190,3 +190,28 @@ def has_collision_chars(name: str) -> bool:
 def unify_collision_chars(name: str) -> str:
     """Kafka's metric names turn '.' into '_', so `a.b` and `a_b` collide."""
     return name.replace(".", "_")
+
+
+def is_remote_topic(policy: ReplicationPolicy, topic: str) -> bool:
+    """`MirrorClient.isRemoteTopic`: not internal, and the policy names a source."""
+    return not policy.is_internal_topic(topic) and policy.topic_source(topic) is not None
+
+
+def count_hops(policy: ReplicationPolicy, topic: str, source_alias: str) -> int:
+    """`MirrorClient.countHopsForTopic`: hops from `source_alias` to here, -1 if it is not
+    upstream. The visited set stops policies that cannot rule out cycles (identity)."""
+    hops = 0
+    visited: set[str] = set()
+    current: str | None = topic
+    while current is not None:
+        hops += 1
+        source = policy.topic_source(current)
+        if source is None:
+            return -1
+        if source == source_alias:
+            return hops
+        if source in visited:
+            return -1
+        visited.add(source)
+        current = policy.upstream_topic(current)
+    return -1
