@@ -1,0 +1,121 @@
+"""Real MirrorMaker 2 (dedicated mode, from the lab's jars) names and places topics exactly as
+mm2plan plans them: the remote copy, heartbeats, checkpoints and offset-syncs topics."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+from confluent_kafka import Consumer, Producer
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from mm2plan.lab.cluster import KafkaCluster, stop_pid
+from mm2plan.lab.connect import mirror_maker_command
+from mm2plan.loader import load_text
+from mm2plan.naming import DefaultReplicationPolicy
+from mm2plan.planner import make_plan
+from mm2plan.state import LiveState
+
+pytestmark = pytest.mark.kafka
+
+
+def topics_of(c: KafkaCluster) -> set[str]:
+    return set(AdminClient(c.admin_config()).list_topics(timeout=10).topics)
+
+
+def test_mm2_writes_where_mm2plan_plans(
+    tmp_path: Path, kafka_clusters: dict[str, KafkaCluster], unique_topic
+) -> None:  # type: ignore[no-untyped-def]
+    dc1, dc2 = kafka_clusters["dc1"], kafka_clusters["dc2"]
+    topic = unique_topic("wire")
+    admin = AdminClient(dc1.admin_config())
+    admin.create_topics([NewTopic(topic, 2, 1)])[topic].result(30)
+    p = Producer(dc1.client_config())
+    for i in range(10):
+        p.produce(topic, f"v{i}".encode(), key=b"k")
+    assert p.flush(30) == 0
+    # A consumer group with a committed offset, for MM2 to checkpoint.
+    group = f"g-{uuid.uuid4().hex[:6]}"
+    c = Consumer(
+        {
+            **dc1.client_config(),
+            "group.id": group,
+            "auto.offset.reset": "earliest",
+            "enable.auto.commit": False,
+        }
+    )
+    c.subscribe([topic])
+    got = 0
+    deadline = time.monotonic() + 30
+    while got < 5 and time.monotonic() < deadline:
+        msg = c.poll(1)
+        if msg is not None and msg.error() is None:
+            got += 1
+    c.commit(asynchronous=False)
+    c.close()
+
+    props = tmp_path / "mm2.properties"
+    rf = (
+        "replication.factor",
+        "checkpoints.topic.replication.factor",
+        "heartbeats.topic.replication.factor",
+        "offset-syncs.topic.replication.factor",
+        "offset.storage.replication.factor",
+        "status.storage.replication.factor",
+        "config.storage.replication.factor",
+    )
+    props.write_text(
+        "\n".join(
+            [
+                "clusters = dc1, dc2",
+                f"dc1.bootstrap.servers = {dc1.bootstrap_servers}",
+                f"dc2.bootstrap.servers = {dc2.bootstrap_servers}",
+                "dc1->dc2.enabled = true",
+                f"dc1->dc2.topics = {topic}",
+                f"dc1->dc2.groups = {group}",
+                "dc2->dc1.enabled = false",
+                "emit.checkpoints.interval.seconds = 1",
+                "emit.heartbeats.interval.seconds = 1",
+                "refresh.topics.interval.seconds = 1",
+                "refresh.groups.interval.seconds = 1",
+                *(f"{k} = 1" for k in rf),
+            ]
+        )
+        + "\n"
+    )
+    log = (tmp_path / "mm2.log").open("wb")
+    proc = subprocess.Popen(mirror_maker_command(props), stdout=log, stderr=subprocess.STDOUT)
+    try:
+        policy = DefaultReplicationPolicy()
+        remote = policy.format_remote_topic("dc1", topic)
+        wanted_dc2 = {remote, policy.heartbeats_topic(), policy.checkpoints_topic("dc1")}
+        wanted_dc1 = {policy.offset_syncs_topic("dc2")}
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            if wanted_dc2 <= topics_of(dc2) and wanted_dc1 <= topics_of(dc1):
+                break
+            assert proc.poll() is None, (tmp_path / "mm2.log").read_text()[-3000:]
+            time.sleep(1)
+        assert wanted_dc2 <= topics_of(dc2), sorted(topics_of(dc2))
+        assert wanted_dc1 <= topics_of(dc1), sorted(topics_of(dc1))
+    finally:
+        stop_pid(proc.pid, 20)
+        log.close()
+
+    # mm2plan plans the same names in the same places for the same flow.
+    text = (
+        f"version: 1\ndefaults: {{replication_factor: 1}}\nclusters:\n"
+        f"  dc1: {{bootstrap_servers: '{dc1.bootstrap_servers}', topics: {{{topic}: {{}}}}}}\n"
+        f"  dc2: {{bootstrap_servers: '{dc2.bootstrap_servers}'}}\n"
+        f"flows: [{{source: dc1, target: dc2, topics: ['{topic}']}}]\n"
+    )
+    t = load_text(text, "t.yaml").topology
+    assert t is not None
+    planned = {c.address for c in make_plan(t, LiveState({})).changes}
+    for name in wanted_dc2:
+        assert any(a.startswith("dc2.") and f'["{name}"]' in a for a in planned), name
+    for name in wanted_dc1:
+        assert any(a.startswith("dc1.") and f'["{name}"]' in a for a in planned), name
