@@ -109,6 +109,9 @@ def bench_kafka() -> list[tuple[str, float, float]]:
                 )
                 for fut in futures.values():
                     fut.result(120)
+            deadline = time.monotonic() + 600  # CreateTopics returns before brokers catch up
+            while len(raw.list_topics(timeout=60).topics) < n and time.monotonic() < deadline:
+                time.sleep(2)
             text = yaml.safe_dump(
                 {
                     "version": 1,
