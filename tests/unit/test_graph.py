@@ -1,0 +1,88 @@
+"""TopologyGraph: topics expanded hop by hop as MM2 copies them; cycles and clashes found on
+the topic graph (not the cluster graph)."""
+
+from __future__ import annotations
+
+import yaml
+
+from mm2plan.graph import TopologyGraph
+from mm2plan.loader import load_text
+
+
+def graph(
+    clusters: dict[str, list[str]], flows: list[tuple[str, str, list[str]]], policy: str = "default"
+) -> TopologyGraph:
+    doc = {
+        "version": 1,
+        "defaults": {"replication_policy": policy},
+        "clusters": {
+            c: {"bootstrap_servers": f"{c}:9092", "topics": dict.fromkeys(ts, {})}
+            for c, ts in clusters.items()
+        },
+        "flows": [{"source": s, "target": t, "topics": p} for s, t, p in flows],
+    }
+    t = load_text(yaml.safe_dump(doc), "g.yaml").topology
+    assert t is not None
+    return TopologyGraph(t)
+
+
+def names(g: TopologyGraph, cluster: str) -> set[str]:
+    return set(g.topics_on(cluster))
+
+
+def test_active_active_default_naming_has_no_cycle() -> None:
+    g = graph({"a": ["orders"], "b": ["orders"]}, [("a", "b", [".*"]), ("b", "a", [".*"])])
+    assert names(g, "a") == {"orders", "b.orders"}
+    assert names(g, "b") == {"orders", "a.orders"}
+    assert g.replication_cycles() == []
+    assert g.clashes() == []
+
+
+def test_chain_prefixes_each_hop_and_stops_before_home() -> None:
+    g = graph(
+        {"a": ["t"], "b": [], "c": []}, [("a", "b", [".*"]), ("b", "c", [".*"]), ("c", "a", [".*"])]
+    )
+    assert names(g, "c") == {"b.a.t"}
+    assert "c.b.a.t" not in names(g, "a")  # MM2's isCycle: the name says it came from a
+    assert g.dependents("a", "t") == {("b", "a.t"), ("c", "b.a.t")}
+
+
+def test_identity_active_active_is_a_cycle_naming_the_ring() -> None:
+    g = graph(
+        {"a": ["orders"], "b": []}, [("a", "b", ["orders"]), ("b", "a", ["orders"])], "identity"
+    )
+    (cycle,) = g.replication_cycles()
+    assert cycle.clusters == ("a", "b", "a")
+    assert cycle.topics == ("orders",)
+
+
+def test_identity_fan_in_clashes_with_both_origins() -> None:
+    g = graph(
+        {"e1": ["orders"], "e2": ["orders"], "hub": []},
+        [("e1", "hub", ["orders"]), ("e2", "hub", ["orders"])],
+        "identity",
+    )
+    (clash,) = g.clashes()
+    assert {p.origin for p in clash} == {("e1", "orders"), ("e2", "orders")}
+
+
+def test_redundant_paths() -> None:
+    g = graph(
+        {"a": ["t"], "b": [], "c": []}, [("a", "b", [".*"]), ("b", "c", [".*"]), ("a", "c", [".*"])]
+    )
+    (paths,) = g.redundant_paths()
+    assert sorted(p.topic for p in paths) == ["a.t", "b.a.t"]
+
+
+def test_filters_are_full_matches_and_internal_topics_stay_home() -> None:
+    g = graph(
+        {"a": ["orders", "orders-eu", "__x", "c.internal"], "b": []}, [("a", "b", ["orders"])]
+    )
+    assert names(g, "b") == {"a.orders"}
+    g = graph({"a": ["orders", "__x", "c.internal"], "b": []}, [("a", "b", [".*"])])
+    assert names(g, "b") == {"a.orders"}
+
+
+def test_failover_targets_nearest_first() -> None:
+    g = graph({"a": ["t"], "b": [], "c": []}, [("a", "b", [".*"]), ("b", "c", [".*"])])
+    assert g.failover_targets("a") == ["b", "c"]
