@@ -16,7 +16,7 @@ def graph(
         "version": 1,
         "defaults": {"replication_policy": policy},
         "clusters": {
-            c: {"bootstrap_servers": f"{c}:9092", "topics": dict.fromkeys(ts, {})}
+            c: {"bootstrap_servers": f"{c}:9092", "topics": {t: {} for t in ts}}
             for c, ts in clusters.items()
         },
         "flows": [{"source": s, "target": t, "topics": p} for s, t, p in flows],
