@@ -70,7 +70,7 @@ def make_plan(topology: Topology, live: LiveState, targets: tuple[str, ...] = ()
         lc = live.clusters.get(alias, LiveCluster(alias))
         other = elsewhere.get(alias, set())
         wanted = desired.topics.get(alias, {})
-        changes += _topic_changes(topology, alias, wanted, lc, other, diags)
+        changes += _topic_changes(topology, desired, alias, wanted, lc, other, diags)
         changes += _acl_changes(topology, alias, desired.acls.get(alias, set()), lc, other, diags)
     changes += _replication_changes(desired, live, changes)
     changes.sort(key=lambda c: (c.kind.apply_order, c.cluster, c.address))
@@ -84,8 +84,15 @@ def make_plan(topology: Topology, live: LiveState, targets: tuple[str, ...] = ()
     )
 
 
+def _address_of(desired: DesiredState, cluster: str, topic: str) -> str:
+    """A copy's source may be an internal topic (heartbeats are replicated too)."""
+    dt = desired.topics.get(cluster, {}).get(topic)
+    return topic_address(cluster, topic, internal=dt is not None and dt.role == "internal")
+
+
 def _topic_changes(
     topology: Topology,
+    desired: DesiredState,
     alias: str,
     wanted: Mapping[str, DesiredTopic],
     lc: LiveCluster,
@@ -97,7 +104,7 @@ def _topic_changes(
         internal = dt.role == "internal"
         addr = topic_address(alias, name, internal)
         kind = Kind.INTERNAL_TOPIC if internal else Kind.TOPIC
-        deps = tuple(topic_address(c, t) for c, t in dt.depends_on)
+        deps = tuple(_address_of(desired, c, t) for c, t in dt.depends_on)
         lt = lc.topics.get(name)
         if lt is None:
             after = dt.to_json()
