@@ -26,11 +26,15 @@ def _placement_text(p: Placement) -> str:
     return f"{p.topic} <- {p.source_cluster}:{p.source_topic}"
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")
+
+
 def render_text(g: TopologyGraph, topics: bool) -> str:
     lines = []
     policy = g.topology.defaults.replication_policy
     lines.append(
-        f"{len(g.clusters)} clusters, {g.clusters.number_of_edges()} flows "
+        f"{_count(len(g.clusters), 'cluster')}, {_count(g.clusters.number_of_edges(), 'flow')} "
         f"(replication policy: {policy})"
     )
     for cluster in sorted(g.clusters.nodes):
