@@ -155,7 +155,9 @@ def bench_kafka() -> list[tuple[str, float, float]]:
             created = [c.address.split('["', 1)[1][:-2] for c in subset]
             raw2 = AdminClient(clusters[1].admin_config())
             t0 = time.perf_counter()
+            admins["dc2"].acquire_lock({"command": "benchmark"})  # as `mm2plan apply` does
             report = Applier(admins).run(subset)
+            admins["dc2"].release_lock()
             wait_usable(raw2, created)
             apply_s = time.perf_counter() - t0
             assert report.complete

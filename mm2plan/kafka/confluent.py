@@ -460,6 +460,9 @@ class ConfluentClusterAdmin:
                 self._holds_lock = True
                 self._wait_for_leader(LOCK_TOPIC)
                 self._produce(LOCK_TOPIC, {"holder": canonical_json(dict(holder)).encode()})
+                # The ownership topic must be writable before apply creates many topics: a
+                # broker busy creating them would hold back a brand-new topic's leader.
+                self._ensure_topic(STATE_TOPIC)
                 return
             if err.code not in ("TOPIC_ALREADY_EXISTS",):
                 raise ClusterError(
