@@ -11,9 +11,7 @@ import difflib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-from jsonschema import ValidationError
+from typing import TYPE_CHECKING, Any
 
 from mm2plan.diagnostics import Diagnostic, Diagnostics, SourceRange, error
 from mm2plan.model import (
@@ -35,6 +33,9 @@ from mm2plan.model import (
 )
 from mm2plan.schema import is_valid_fast, subschema_properties, topology_validator
 from mm2plan.yamlmarks import join_path, load_yaml
+
+if TYPE_CHECKING:  # jsonschema is imported only when a file is invalid
+    from jsonschema import ValidationError
 
 SUPPORTED_VERSIONS = (1,)
 MAX_FILE_BYTES = 64 * 1024 * 1024

@@ -6,10 +6,12 @@ import json
 from collections.abc import Callable
 from functools import cache
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import fastjsonschema
-from jsonschema import Draft202012Validator
+
+if TYPE_CHECKING:
+    from jsonschema import Draft202012Validator
 
 SCHEMA_RESOURCE = "data/topology.schema.json"
 
@@ -42,6 +44,8 @@ def is_valid_fast(doc: Any) -> bool:
 def topology_validator() -> Draft202012Validator:
     """Validates against the schema with its `$ref`s inlined: resolving a reference for each
     of 10,000 topics was a third of `validate`'s time."""
+    from jsonschema import Draft202012Validator
+
     schema = topology_schema()
     return Draft202012Validator(_inline(schema, schema.get("$defs", {})))
 
