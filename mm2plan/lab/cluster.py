@@ -220,8 +220,8 @@ def _format(cluster: KafkaCluster, java: str, libs: Path) -> None:
         f"-Dlog4j2.configurationFile={cluster.directory / 'log4j2.properties'}",
         "kafka.tools.StorageTool",
         "format",
-        "-t",
-        random_cluster_id(),
+        # `=`: a generated id may start with "-", which argparse would read as an option.
+        f"--cluster-id={random_cluster_id()}",
         "-c",
         str(props),
         "--ignore-formatted",

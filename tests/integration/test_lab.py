@@ -156,3 +156,16 @@ def test_sandbox_without_java_says_so(tmp_path: Path, monkeypatch: pytest.Monkey
     assert "Java is not on PATH" in r.output and "openjdk-17" in r.output
     assert "Traceback" not in r.output
     assert os.environ["PATH"] == str(tmp_path)
+
+
+def test_cluster_id_starting_with_a_dash_formats(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One generated id in ~90 starts with '-': storage formatting must not read it as a flag."""
+    from mm2plan.lab import cluster as lab_cluster
+
+    monkeypatch.setattr(lab_cluster, "random_cluster_id", lambda: "-" + "A" * 20 + "w")
+    c = new_cluster("dash", tmp_path)
+    start_clusters([c])
+    stop_clusters([c])
+    assert "-" + "A" * 20 + "w" in (c.data_dir / "meta.properties").read_text()
