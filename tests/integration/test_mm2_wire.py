@@ -103,6 +103,7 @@ def test_mm2_writes_where_mm2plan_plans(
         assert wanted_dc1 <= topics_of(dc1), sorted(topics_of(dc1))
     finally:
         stop_pid(proc.pid, 20)
+        proc.wait()
         log.close()
 
     # mm2plan plans the same names in the same places for the same flow.
