@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from mm2plan.apply import Applier
+from mm2plan.apply import Applier, ApplyRefused, check_applicable
 from mm2plan.kafka.memory import MemoryAdmin, MemoryCluster
 from mm2plan.live import read_live
 from mm2plan.loader import load_text
@@ -58,8 +58,10 @@ def test_plan_golden(case: Path) -> None:
 def test_apply_then_replan_is_empty(case: Path) -> None:
     topology, live = load_case(case)
     plan = make_plan(topology, live)
-    if plan.has_errors:
-        pytest.skip("the plan has errors: apply refuses it (checked in plan.txt)")
+    if plan.has_errors:  # conflicting-topic, partition-decrease: apply must refuse, untouched
+        with pytest.raises(ApplyRefused, match="the plan has errors"):
+            check_applicable(plan, allow_destroy=True)
+        return
     clusters = {a: MemoryCluster.from_live(c) for a, c in live.clusters.items()}
     for alias in topology.clusters:
         clusters.setdefault(alias, MemoryCluster(alias))
