@@ -14,7 +14,6 @@ from typing import Any
 
 from mm2plan.filters import group_filter
 from mm2plan.graph import Placement, TopologyGraph
-from mm2plan.kafka.port import STATE_TOPIC
 from mm2plan.model import Cluster, Flow, TopicSpec, Topology
 from mm2plan.naming import ReplicationPolicy
 from mm2plan.plan import topic_address
@@ -142,10 +141,6 @@ def build_desired(topology: Topology, live: LiveState) -> DesiredState:
     for flow in graph.usable_flows():
         _internal_topics(state, topology, graph.policy, flow, rf)
         state.replications.append(DesiredReplication(flow, replication_settings(topology, flow)))
-    for alias in topology.clusters:
-        state.topics[alias][STATE_TOPIC] = DesiredTopic(
-            alias, STATE_TOPIC, 1, rf, COMPACT, "internal", exact_config=False
-        )
     _acls(state, topology, graph)
     return state
 

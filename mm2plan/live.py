@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
-from mm2plan.kafka.port import LOCK_TOPIC, ClusterAdmin, ClusterError
+from mm2plan.kafka.port import LOCK_TOPIC, STATE_TOPIC, ClusterAdmin, ClusterError
 from mm2plan.state import LiveCluster, LiveState
 
 
@@ -34,10 +34,13 @@ def read_live(admins: Mapping[str, ClusterAdmin]) -> LiveState:
     errors = [r for r in results.values() if isinstance(r, ClusterError)]
     if errors:
         raise LiveReadError(errors)
-    # The lock topic exists only while an apply runs: it must not make a plan look stale.
+    # mm2plan's own bookkeeping is not planned, and must not make a saved plan look stale:
+    # the lock exists only while an apply runs, and taking it creates the ownership topic.
     return LiveState(
         {
-            a: replace(r, topics={n: t for n, t in r.topics.items() if n != LOCK_TOPIC})
+            a: replace(
+                r, topics={n: t for n, t in r.topics.items() if n not in (LOCK_TOPIC, STATE_TOPIC)}
+            )
             for a, r in results.items()
             if isinstance(r, LiveCluster)
         }

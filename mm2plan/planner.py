@@ -20,7 +20,6 @@ from mm2plan.desired import (
     is_kafka_internal,
 )
 from mm2plan.diagnostics import Diagnostic, error, warning
-from mm2plan.kafka.port import STATE_TOPIC
 from mm2plan.model import DEFAULT_TOPOLOGY_NAME, Topology
 from mm2plan.plan import (
     Action,
@@ -252,9 +251,7 @@ def _create_reason(dt: DesiredTopic) -> str:
     if dt.role == "remote":
         return f"replica of {dt.origin}"
     if dt.role == "internal":
-        return (
-            "mm2plan's ownership records" if dt.name == STATE_TOPIC else "used by MM2 replication"
-        )
+        return "used by MM2 replication"
     return "declared in the topology"
 
 

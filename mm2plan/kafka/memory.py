@@ -163,10 +163,14 @@ class MemoryAdmin:
         acls.difference_update(bindings)
         return dict.fromkeys(bindings)
 
-    def write_ownership(self, records: Mapping[str, Mapping[str, Any] | None]) -> None:
-        c = self._check()
+    def _ensure_state_topic(self) -> None:
+        c = self.cluster
         if STATE_TOPIC not in c.topics:
             c.topics[STATE_TOPIC] = LiveTopic(STATE_TOPIC, 1, 1, {"cleanup.policy": "compact"})
+
+    def write_ownership(self, records: Mapping[str, Mapping[str, Any] | None]) -> None:
+        c = self._check()
+        self._ensure_state_topic()
         for addr, rec in records.items():
             if rec is None:
                 c.owned.pop(addr, None)
@@ -179,6 +183,7 @@ class MemoryAdmin:
             raise LockHeld(self.alias, c.lock)
         c.lock = dict(holder)
         self._holds_lock = True
+        self._ensure_state_topic()  # as the real adapter does, so tests see the same world
 
     def release_lock(self) -> None:
         if self._holds_lock:
