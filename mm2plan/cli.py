@@ -35,6 +35,7 @@ from mm2plan.validate import Validation, validate_file
 from mm2plan.views import diagnostics as diag_view
 from mm2plan.views import graph as graph_view
 from mm2plan.views import plan as plan_view
+from mm2plan.views.errors import error_text
 
 
 def _usage_errors_exit_64() -> None:
@@ -244,9 +245,7 @@ def _admins(env: Env, topology: Topology) -> Iterator[dict[str, ClusterAdmin]]:
 
 def _fail_cluster(env: Env, errors: Sequence[ClusterError]) -> NoReturn:
     for exc in errors:
-        env.err.print(f"[bold red]error[cluster-unreachable][/]: {exc}", highlight=False)
-        if exc.hint:
-            env.err.print(f"  = hint: {exc.hint}", markup=False, highlight=False)
+        env.err.print(error_text(exc.code, str(exc), exc.hint))
     raise typer.Exit(ExitCode.ERROR)
 
 
@@ -389,8 +388,7 @@ def _run_apply(
     try:
         check_applicable(the_plan, allow_destroy)
     except ApplyRefused as exc:
-        env.err.print(f"[bold red]error[apply-refused][/]: {exc}", highlight=False)
-        env.err.print(f"  = hint: {exc.hint}", markup=False, highlight=False)
+        env.err.print(error_text("apply-refused", str(exc), exc.hint))
         raise typer.Exit(ExitCode.ERROR) from None
     changes = the_plan.effective
     if not changes:
@@ -449,7 +447,7 @@ def apply(
         try:
             saved = load_plan(path)
         except PlanFileError as exc:
-            env.err.print(f"[bold red]error[plan-file][/]: {exc}", highlight=False)
+            env.err.print(error_text("plan-file", str(exc), "make a new one: mm2plan plan -o FILE"))
             raise typer.Exit(ExitCode.ERROR) from None
         topology_path = Path(saved.topology_file)
     topology = _topology(env, topology_path)
@@ -458,11 +456,13 @@ def apply(
         if saved is not None:
             if saved.fingerprint != the_plan.fingerprint:
                 env.err.print(
-                    "[bold red]error[stale-plan][/]: the saved plan is stale: the "
-                    "topology or the clusters changed since it was made",
-                    highlight=False,
+                    error_text(
+                        "stale-plan",
+                        "the saved plan is stale: the topology or the clusters "
+                        "changed since it was made",
+                        "run `mm2plan plan -o FILE` again, review it",
+                    )
                 )
-                env.err.print("  = hint: run `mm2plan plan -o FILE` again", markup=False)
                 raise typer.Exit(ExitCode.ERROR)
             the_plan = saved
         else:

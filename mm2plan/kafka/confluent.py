@@ -113,6 +113,7 @@ class ConfluentClusterAdmin:
                 self.alias,
                 f"cannot resolve a secret reference: {exc}",
                 "set the environment variable or create the file it names",
+                code="secret-unresolved",
             ) from None
         self._errors = _Errors()
         self._conf: dict[str, Any] = {
@@ -145,6 +146,7 @@ class ConfluentClusterAdmin:
                 self.alias,
                 f"authentication failed while {what}",
                 "check sasl.mechanism, sasl.username and the password reference",
+                code="cluster-auth",
             )
         detail = f" ({last.name()})" if last is not None else ""
         return ClusterError(
@@ -274,6 +276,7 @@ class ConfluentClusterAdmin:
                     "not authorized to describe ACLs",
                     "mm2plan's principal needs DESCRIBE on the CLUSTER resource "
                     "(or to be a super user)",
+                    code="cluster-auth",
                 )
             raise ClusterError(self.alias, f"describing ACLs failed: {result}")
         return frozenset(_from_ck(b) for b in result)

@@ -23,10 +23,14 @@ LOCK_TOPIC = "__mm2plan.lock"
 class ClusterError(Exception):
     """A whole cluster failed (unreachable, authentication, ...): message says what to do."""
 
-    def __init__(self, alias: str, message: str, hint: str = "") -> None:
+    def __init__(
+        self, alias: str, message: str, hint: str = "", code: str = "cluster-unreachable"
+    ) -> None:
         super().__init__(f"cluster {alias}: {message}")
         self.alias = alias
         self.hint = hint
+        self.code = code
+        """The diagnostic code shown to the user (README "Diagnostics")."""
 
 
 class LockHeld(ClusterError):
@@ -36,6 +40,7 @@ class LockHeld(ClusterError):
             alias,
             f"another apply holds the lock ({who})",
             "wait for it to finish; if it died, re-run with --force-unlock",
+            code="apply-locked",
         )
         self.holder = dict(holder)
 

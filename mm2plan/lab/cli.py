@@ -16,6 +16,7 @@ from rich.table import Table
 from mm2plan.exit_codes import ExitCode
 from mm2plan.lab import sandbox
 from mm2plan.lab.jars import KAFKA_VERSION, LabError, ensure_kafka, kafka_home
+from mm2plan.views.errors import error_text
 
 sandbox_app = typer.Typer(
     help="A local DR lab: real single-node KRaft Kafka clusters (and optionally a Kafka Connect "
@@ -48,7 +49,7 @@ def _lab_errors(ctx: typer.Context) -> Iterator[None]:
     try:
         yield
     except LabError as exc:
-        _console(ctx, err=True).print(f"[bold red]error[lab][/]: {exc}", highlight=False)
+        _console(ctx, err=True).print(error_text("lab", str(exc)))
         raise typer.Exit(ExitCode.ERROR) from None
 
 

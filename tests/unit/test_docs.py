@@ -24,6 +24,8 @@ def test_every_diagnostic_code_is_documented() -> None:
     src = Path(__file__).parents[2] / "mm2plan"
     used = set()
     for path in src.rglob("*.py"):
-        used |= set(re.findall(r'(?:error|warning)\(\s*"([a-z][a-z-]+)"', path.read_text()))
+        text = path.read_text()
+        used |= set(re.findall(r'(?:error|warning|error_text)\(\s*"([a-z][a-z-]+)"', text))
+        used |= set(re.findall(r'code="([a-z][a-z-]+)"', text))
     assert used, "no diagnostic codes found"
     assert used <= documented, sorted(used - documented)
