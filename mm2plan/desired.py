@@ -119,6 +119,10 @@ def build_desired(topology: Topology, live: LiveState) -> DesiredState:
     declared = {alias: {t.name for t in c.topics} for alias, c in topology.clusters.items()}
     state = DesiredState(graph=graph, topology_name=topology.name)
     rf = topology.defaults.replication_factor
+    # Internal topics first: heartbeats are replicated too, and their copies take their shape.
+    for flow in graph.usable_flows():
+        _internal_topics(state, topology, graph.policy, flow, rf)
+        state.replications.append(DesiredReplication(flow, replication_settings(topology, flow)))
     # BFS order of placements means a copy's source is always decided before the copy.
     for p in sorted(graph.placements(), key=lambda p: len(p.hops)):
         if p.cluster in state.topics and p.topic in state.topics[p.cluster]:
@@ -138,9 +142,6 @@ def build_desired(topology: Topology, live: LiveState) -> DesiredState:
             )
         else:
             state.topics[p.cluster][p.topic] = _remote_topic(p, graph, state, live, rf)
-    for flow in graph.usable_flows():
-        _internal_topics(state, topology, graph.policy, flow, rf)
-        state.replications.append(DesiredReplication(flow, replication_settings(topology, flow)))
     _acls(state, topology, graph)
     return state
 

@@ -38,6 +38,8 @@ class Placement:
     source_topic: str | None = None
     """The topic's name on the previous hop; `None` for a declared local topic."""
     flow_index: int | None = None
+    heartbeats: bool = False
+    """MM2's heartbeats (or a copy): replicated along every flow, whatever its patterns."""
 
     @property
     def is_remote(self) -> bool:
@@ -143,6 +145,14 @@ class TopologyGraph:
                 p = Placement(alias, spec.name, alias, spec.name, (alias,))
                 if self._place(p):
                     queue.append(p)
+        # MirrorHeartbeatConnector writes `heartbeats` on each flow's target; MirrorSource
+        # replicates heartbeats topics along every flow out of there (isHeartbeatsTopic).
+        beat = self.policy.heartbeats_topic()
+        for alias in sorted({f.target for f in self.usable_flows() if f.emit_heartbeats}):
+            if (alias, beat) not in self._arrivals:
+                p = Placement(alias, beat, alias, beat, (alias,), heartbeats=True)
+                if self._place(p):
+                    queue.append(p)
         count = len(queue)
         while queue:
             p = queue.popleft()
@@ -158,6 +168,7 @@ class TopologyGraph:
                     (*p.hops, flow.target),
                     p.topic,
                     flow.index,
+                    p.heartbeats,
                 )
                 self.topics.add_edge((p.cluster, p.topic), (flow.target, remote), flow=flow.index)
                 problem = topic_name_problem(remote)
@@ -182,9 +193,10 @@ class TopologyGraph:
         return False
 
     def _should_replicate(self, topic: str, flow: Flow, name_filter: NameFilter) -> bool:
-        """`MirrorSourceConnector.shouldReplicateTopic` for user topics."""
+        """`MirrorSourceConnector.shouldReplicateTopic`: matched or heartbeats, not internal,
+        not a cycle."""
         return (
-            name_filter.matches(topic)
+            (name_filter.matches(topic) or self.policy.is_heartbeats_topic(topic))
             and not self.policy.is_internal_topic(topic)
             and not self._is_cycle(topic, flow.target)
         )
@@ -231,7 +243,7 @@ class TopologyGraph:
         """The same origin topic reaching one cluster along more than one path."""
         by_origin: dict[tuple[str, TopicNode], list[Placement]] = defaultdict(list)
         for p in self.placements():
-            if p.is_remote and p.cluster != p.origin_cluster:
+            if p.is_remote and p.cluster != p.origin_cluster and not p.heartbeats:
                 by_origin[(p.cluster, p.origin)].append(p)
         return [ps for ps in by_origin.values() if len(ps) > 1]
 

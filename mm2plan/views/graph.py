@@ -22,7 +22,7 @@ def _topics(g: TopologyGraph, cluster: str) -> list[Placement]:
 
 def _placement_text(p: Placement) -> str:
     if not p.is_remote:
-        return f"{p.topic} (local)"
+        return f"{p.topic} (MM2 heartbeats)" if p.heartbeats else f"{p.topic} (local)"
     return f"{p.topic} <- {p.source_cluster}:{p.source_topic}"
 
 

@@ -27,7 +27,8 @@ def graph(
 
 
 def names(g: TopologyGraph, cluster: str) -> set[str]:
-    return set(g.topics_on(cluster))
+    """User topics only; heartbeats have their own test."""
+    return {n for n, arrivals in g.topics_on(cluster).items() if not arrivals[0].heartbeats}
 
 
 def test_active_active_default_naming_has_no_cycle() -> None:
@@ -86,3 +87,10 @@ def test_filters_are_full_matches_and_internal_topics_stay_home() -> None:
 def test_failover_targets_nearest_first() -> None:
     g = graph({"a": ["t"], "b": [], "c": []}, [("a", "b", [".*"]), ("b", "c", [".*"])])
     assert g.failover_targets("a") == ["b", "c"]
+
+
+def test_heartbeats_are_replicated_along_every_flow_whatever_the_patterns() -> None:
+    g = graph({"a": ["t"], "b": [], "c": []}, [("a", "b", ["t"]), ("b", "c", ["nothing"])])
+    beats = {c: {n for n, arr in g.topics_on(c).items() if arr[0].heartbeats} for c in "abc"}
+    assert beats == {"a": set(), "b": {"heartbeats"}, "c": {"heartbeats", "b.heartbeats"}}
+    assert g.redundant_paths() == []  # heartbeats take every path by design
