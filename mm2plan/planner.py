@@ -196,24 +196,9 @@ def _topic_changes(
         else:
             out.append(Change(addr, alias, kind, Action.NOOP, before, after))
     for addr, record in sorted(lc.owned.items()):
-        if record.get("kind") not in (Kind.TOPIC, Kind.INTERNAL_TOPIC):
-            continue
-        name = record.get("name", "")
-        if name in wanted or name not in lc.topics or is_kafka_internal(name):
-            continue
-        lt = lc.topics[name]
-        out.append(
-            Change(
-                addr,
-                alias,
-                Kind(record["kind"]),
-                Action.DELETE,
-                lt.to_json(),
-                None,
-                "no longer in the topology",
-                destroys_data=lt.has_data is not False,
-            )
-        )
+        is_topic = record.get("kind") in (Kind.TOPIC, Kind.INTERNAL_TOPIC)
+        if is_topic and record.get("name") not in wanted:
+            out += _delete_owned(alias, lc, addr, record, "no longer in the topology")
     return out
 
 
@@ -317,21 +302,8 @@ def _acl_changes(
             out.append(Change(addr, alias, Kind.ACL, Action.NOOP, b.to_json(), b.to_json()))
     wanted_addrs = {acl_address(alias, b.describe()) for b in wanted}
     for addr, record in sorted(lc.owned.items()):
-        if record.get("kind") != Kind.ACL or addr in wanted_addrs:
-            continue
-        binding = AclBinding.from_json(record["binding"])
-        if binding in lc.acls:
-            out.append(
-                Change(
-                    addr,
-                    alias,
-                    Kind.ACL,
-                    Action.DELETE,
-                    binding.to_json(),
-                    None,
-                    "no longer needed by the topology",
-                )
-            )
+        if record.get("kind") == Kind.ACL and addr not in wanted_addrs:
+            out += _delete_owned(alias, lc, addr, record, "no longer needed by the topology")
     return out
 
 
@@ -394,18 +366,43 @@ def _replication_changes(
     for alias, lc in sorted(live.clusters.items()):
         for addr, record in sorted(lc.owned.items()):
             if record.get("kind") == Kind.REPLICATION and addr not in wanted_addrs:
-                out.append(
-                    Change(
-                        addr,
-                        alias,
-                        Kind.REPLICATION,
-                        Action.DELETE,
-                        dict(record.get("settings", {})),
-                        None,
-                        "flow removed from the topology: replication stops",
-                    )
+                out += _delete_owned(
+                    alias, lc, addr, record, "flow removed from the topology: replication stops"
                 )
     return out
+
+
+def _delete_owned(
+    alias: str, lc: LiveCluster, addr: str, record: Mapping[str, Any], reason: str
+) -> list[Change]:
+    """Deleting something mm2plan owns, if it still exists (a record can outlive its resource,
+    e.g. a topic deleted by hand): the one place that knows how each kind is deleted."""
+    kind = Kind(record.get("kind", Kind.TOPIC))
+    if kind in (Kind.TOPIC, Kind.INTERNAL_TOPIC):
+        name = str(record.get("name", ""))
+        lt = lc.topics.get(name)
+        if lt is None or is_kafka_internal(name):
+            return []
+        return [
+            Change(
+                addr,
+                alias,
+                kind,
+                Action.DELETE,
+                lt.to_json(),
+                None,
+                reason,
+                destroys_data=lt.has_data is not False,
+            )
+        ]
+    if kind is Kind.ACL:
+        binding = AclBinding.from_json(record["binding"])
+        if lc.acls is None or binding not in lc.acls:
+            return []
+        return [Change(addr, alias, kind, Action.DELETE, binding.to_json(), None, reason)]
+    return [
+        Change(addr, alias, kind, Action.DELETE, dict(record.get("settings", {})), None, reason)
+    ]
 
 
 def make_destroy_plan(topology: Topology, live: LiveState) -> Plan:
@@ -416,42 +413,7 @@ def make_destroy_plan(topology: Topology, live: LiveState) -> Plan:
     for alias in sorted(topology.clusters):
         lc = live.clusters.get(alias, LiveCluster(alias))
         for addr, record in sorted(lc.owned.items()):
-            kind = Kind(record.get("kind", Kind.TOPIC))
-            if kind in (Kind.TOPIC, Kind.INTERNAL_TOPIC):
-                name = record.get("name", "")
-                lt = lc.topics.get(name)
-                if lt is None or is_kafka_internal(name):
-                    continue
-                changes.append(
-                    Change(
-                        addr,
-                        alias,
-                        kind,
-                        Action.DELETE,
-                        lt.to_json(),
-                        None,
-                        "destroy",
-                        destroys_data=lt.has_data is not False,
-                    )
-                )
-            elif kind is Kind.ACL:
-                binding = AclBinding.from_json(record["binding"])
-                if lc.acls is not None and binding in lc.acls:
-                    changes.append(
-                        Change(addr, alias, kind, Action.DELETE, binding.to_json(), None, "destroy")
-                    )
-            else:
-                changes.append(
-                    Change(
-                        addr,
-                        alias,
-                        kind,
-                        Action.DELETE,
-                        dict(record.get("settings", {})),
-                        None,
-                        "destroy",
-                    )
-                )
+            changes += _delete_owned(alias, lc, addr, record, "destroy")
     # Replication stops before its topics go; ACLs after the topics they guard.
     order = {Kind.REPLICATION: 0, Kind.TOPIC: 1, Kind.INTERNAL_TOPIC: 1, Kind.ACL: 2}
     changes.sort(key=lambda c: (order[c.kind], c.cluster, c.address))

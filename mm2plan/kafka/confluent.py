@@ -393,24 +393,22 @@ class ConfluentClusterAdmin:
         )
 
     def create_acls(self, bindings: Sequence[AclBinding]) -> AclResults:
-        if not bindings:
-            return {}
-        ck = {_to_ck(b): b for b in bindings}
-        futures = self._admin.create_acls(list(ck), request_timeout=self.timeout_s)
-        return {
-            ck[k]: (r if isinstance(r := _result(f, self.timeout_s), OpError) else None)
-            for k, f in futures.items()
-        }
+        ours = {CkAclBinding(*_ck_parts(b)): b for b in bindings}
+        return self._per_binding(ours, self._admin.create_acls)
 
     def delete_acls(self, bindings: Sequence[AclBinding]) -> AclResults:
-        if not bindings:
+        ours = {AclBindingFilter(*_ck_parts(b)): b for b in bindings}
+        return self._per_binding(ours, self._admin.delete_acls)
+
+    def _per_binding(self, ours: Mapping[Any, AclBinding], call: Any) -> AclResults:
+        if not ours:
             return {}
-        filters = {_to_ck_filter(b): b for b in bindings}
-        futures = self._admin.delete_acls(list(filters), request_timeout=self.timeout_s)
-        return {
-            filters[k]: (r if isinstance(r := _result(f, self.timeout_s), OpError) else None)
-            for k, f in futures.items()
-        }
+        futures = call(list(ours), request_timeout=self.timeout_s)
+        out: dict[AclBinding, OpError | None] = {}
+        for key, fut in futures.items():
+            r = _result(fut, self.timeout_s)
+            out[ours[key]] = r if isinstance(r, OpError) else None
+        return out
 
     # --- ownership and the lock ---------------------------------------------------------------
 
@@ -518,20 +516,9 @@ class ConfluentClusterAdmin:
         """AdminClient holds no state that needs closing; producers/consumers are per call."""
 
 
-def _to_ck(b: AclBinding) -> CkAclBinding:
-    return CkAclBinding(
-        ResourceType[b.resource_type],
-        b.resource_name,
-        ResourcePatternType[b.pattern_type],
-        b.principal,
-        b.host,
-        AclOperation[b.operation],
-        AclPermissionType[b.permission],
-    )
-
-
-def _to_ck_filter(b: AclBinding) -> AclBindingFilter:
-    return AclBindingFilter(
+def _ck_parts(b: AclBinding) -> tuple[Any, ...]:
+    """An ACL in confluent-kafka's argument order, for a binding or an exact-match filter."""
+    return (
         ResourceType[b.resource_type],
         b.resource_name,
         ResourcePatternType[b.pattern_type],

@@ -242,18 +242,40 @@ def launch(cluster: KafkaCluster, libs: Path | None = None, detached: bool = Fal
     libs = libs or ensure_kafka()
     if not (cluster.data_dir / "meta.properties").exists():
         _format(cluster, java, libs)
-    write_log4j(cluster.directory / "log4j2.properties", "INFO")
-    cmd = [
-        java,
-        *JVM_OPTS,
-        "-cp",
-        classpath(libs),
-        f"-Dlog4j2.configurationFile={cluster.directory / 'log4j2.properties'}",
-        f"-Dkafka.logs.dir={cluster.directory}",
+    log4j = write_log4j(cluster.directory / "log4j2.properties", "INFO")
+    cmd = java_command(
+        libs,
+        log4j,
         "kafka.Kafka",
         str(cluster.directory / "server.properties"),
+        jvm=(f"-Dkafka.logs.dir={cluster.directory}",),
+    )
+    cluster.pid = spawn(cmd, cluster.log_path, detached)
+
+
+_CHILDREN: dict[int, subprocess.Popen[bytes]] = {}
+"""Processes this interpreter started, so they can be reaped (no zombies in tests)."""
+
+
+def java_command(
+    libs: Path, log4j: Path, main_class: str, *args: str, jvm: tuple[str, ...] = ()
+) -> list[str]:
+    """A JVM on the lab's jars, tuned for a 2-core machine, logging through `log4j`."""
+    return [
+        require_java(),
+        *JVM_OPTS,
+        *jvm,
+        "-cp",
+        classpath(libs),
+        f"-Dlog4j2.configurationFile={log4j}",
+        main_class,
+        *args,
     ]
-    with cluster.log_path.open("ab") as log:
+
+
+def spawn(cmd: list[str], log_path: Path, detached: bool) -> int:
+    """Start a process logging to a file; detached ones outlive this interpreter."""
+    with log_path.open("ab") as log:
         proc = subprocess.Popen(
             cmd,
             stdout=log,
@@ -261,12 +283,8 @@ def launch(cluster: KafkaCluster, libs: Path | None = None, detached: bool = Fal
             stdin=subprocess.DEVNULL,
             start_new_session=detached,
         )
-    cluster.pid = proc.pid
     _CHILDREN[proc.pid] = proc
-
-
-_CHILDREN: dict[int, subprocess.Popen[bytes]] = {}
-"""Processes this interpreter started, so they can be reaped (no zombies in tests)."""
+    return proc.pid
 
 
 def pid_alive(pid: int | None) -> bool:

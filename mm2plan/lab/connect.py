@@ -4,7 +4,6 @@ both from the lab's jars: the real engines mm2plan drives and benchmarks against
 from __future__ import annotations
 
 import json
-import subprocess
 import time
 import urllib.error
 import urllib.request
@@ -14,16 +13,15 @@ from pathlib import Path
 from typing import Any
 
 from mm2plan.lab.cluster import (
-    _CHILDREN,
-    JVM_OPTS,
     KafkaCluster,
-    classpath,
     free_port,
+    java_command,
     log_tail,
     pid_alive,
+    spawn,
     write_log4j,
 )
-from mm2plan.lab.jars import LabError, ensure_kafka, require_java
+from mm2plan.lab.jars import LabError, ensure_kafka
 
 MM2_CONNECTORS = ("MirrorSourceConnector", "MirrorCheckpointConnector", "MirrorHeartbeatConnector")
 
@@ -107,31 +105,13 @@ def new_worker(name: str, base: Path, bootstrap: KafkaCluster) -> ConnectWorker:
 
 
 def start_worker(worker: ConnectWorker, timeout_s: float = 120.0, detached: bool = False) -> None:
-    java = require_java()
     libs = ensure_kafka()
     worker.directory.mkdir(parents=True, exist_ok=True)
     props = worker.directory / "worker.properties"
     props.write_text(worker.properties())
     log4j = write_log4j(worker.directory / "log4j2.properties", "INFO")
-    cmd = [
-        java,
-        *JVM_OPTS,
-        "-cp",
-        classpath(libs),
-        f"-Dlog4j2.configurationFile={log4j}",
-        "org.apache.kafka.connect.cli.ConnectDistributed",
-        str(props),
-    ]
-    with worker.log_path.open("ab") as log:
-        proc = subprocess.Popen(
-            cmd,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=detached,
-        )
-    worker.pid = proc.pid
-    _CHILDREN[proc.pid] = proc
+    cmd = java_command(libs, log4j, "org.apache.kafka.connect.cli.ConnectDistributed", str(props))
+    worker.pid = spawn(cmd, worker.log_path, detached)
     wait_worker(worker, timeout_s)
 
 
@@ -159,18 +139,9 @@ def mirror_maker_command(
     properties: Path, clusters: Mapping[str, KafkaCluster] | None = None
 ) -> list[str]:
     """MM2's dedicated mode (`connect-mirror-maker.sh`) from the same jars."""
-    java = require_java()
     libs = ensure_kafka()
     log4j = write_log4j(properties.parent / "log4j2.properties", "INFO")
-    cmd = [
-        java,
-        *JVM_OPTS,
-        "-cp",
-        classpath(libs),
-        f"-Dlog4j2.configurationFile={log4j}",
-        "org.apache.kafka.connect.mirror.MirrorMaker",
-        str(properties),
-    ]
+    cmd = java_command(libs, log4j, "org.apache.kafka.connect.mirror.MirrorMaker", str(properties))
     if clusters:
         cmd += ["--clusters", *clusters]
     return cmd
