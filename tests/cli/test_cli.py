@@ -295,3 +295,19 @@ def test_secrets_never_printed(topo: Path, tmp_path: Path) -> None:
         outputs.append(json.dumps(rec))
     for text in outputs:
         assert SECRET not in text
+
+
+def test_target_plans_an_address_and_what_it_depends_on(topo: Path, tmp_path: Path) -> None:
+    cap = Captured()
+    code, out, _ = cap.run("plan", str(topo), "--json", "--target", 'dc2.topic["dc1.orders"]')
+    assert code == 0
+    addresses = {c["address"] for c in json.loads(out)["changes"]}
+    assert addresses == {'dc2.topic["dc1.orders"]', 'dc1.topic["orders"]'}
+    planfile = tmp_path / "t.plan"
+    assert (
+        cap.run("plan", str(topo), "--target", 'dc2.topic["dc1.orders"]', "-o", str(planfile))[0]
+        == 0
+    )
+    assert cap.run("apply", str(planfile))[0] == 0
+    assert set(cap.clusters["dc2"].topics) == {"dc1.orders", "__mm2plan.state"}
+    assert "heartbeats" not in cap.clusters["dc2"].topics  # outside the target: untouched
