@@ -69,8 +69,12 @@ class Env:
         default_factory=lambda: Console(stderr=True, highlight=False, soft_wrap=True)
     )
     admin_factory: AdminFactory = _default_admin_factory
-    stdin_isatty: Callable[[], bool] = sys.stdin.isatty
-    read_line: Callable[[], str] = sys.stdin.readline
+    stdin_isatty: Callable[[], bool] = field(
+        default=lambda: sys.stdin is not None and not sys.stdin.closed and sys.stdin.isatty()
+    )
+    read_line: Callable[[], str] = field(
+        default=lambda: sys.stdin.readline() if sys.stdin is not None else ""
+    )
 
 
 def _env(ctx: typer.Context) -> Env:

@@ -188,16 +188,19 @@ def _remote_topic(
         if flow.sync_topic_configs
         else {}
     )
+    # A copy of heartbeats is MM2's infrastructure, shared by every topology that replicates
+    # between these clusters (MM2 copies heartbeats whatever the patterns): internal.
+    beats = p.heartbeats or graph.policy.is_heartbeats_topic(p.topic)
     return DesiredTopic(
         p.cluster,
         p.topic,
         partitions if partitions is not None else -1,
         rf,
         synced,
-        "remote",
+        "internal" if beats else "remote",
         f"{p.source_cluster}:{p.source_topic}",
         ((p.source_cluster, p.source_topic),),
-        exact_config=flow.sync_topic_configs,
+        exact_config=flow.sync_topic_configs and not beats,
     )
 
 

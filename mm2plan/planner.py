@@ -236,7 +236,7 @@ def _create_reason(dt: DesiredTopic) -> str:
     if dt.role == "remote":
         return f"replica of {dt.origin}"
     if dt.role == "internal":
-        return "used by MM2 replication"
+        return f"MM2 heartbeats from {dt.origin}" if dt.origin else "used by MM2 replication"
     return "declared in the topology"
 
 
