@@ -78,15 +78,29 @@ def up(
         bool,
         typer.Option("--connect", help="Also start a Kafka Connect worker with MM2's connectors."),
     ] = False,
+    user: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--user",
+            help="NAME:PASSWORD of a SCRAM client user (repeatable); "
+            "grant it ACLs with mm2plan apps.",
+        ),
+    ] = None,
     directory: DirOption = sandbox.DEFAULT_DIR,
 ) -> None:
     """Start the lab (or report the running one: `up` twice is harmless)."""
     out = _console(ctx)
     names = [n.strip() for n in clusters.split(",") if n.strip()]
+    users: dict[str, str] = {}
+    for spec in user or []:
+        name, sep, password = spec.partition(":")
+        if not sep or not name or not password:
+            raise typer.BadParameter("use NAME:PASSWORD", param_hint="--user")
+        users[name] = password
     with _lab_errors(ctx):
         t0 = time.monotonic()
         with _console(ctx, err=True).status("Starting Kafka (KRaft) ..."):
-            box, started = sandbox.up(directory, names, security.value, connect)
+            box, started = sandbox.up(directory, names, security.value, connect, users)
         took = time.monotonic() - t0
     if started:
         out.print(
@@ -189,7 +203,7 @@ def down(ctx: typer.Context, directory: DirOption = sandbox.DEFAULT_DIR) -> None
         _console(ctx).print("No sandbox running.", highlight=False)
         return
     _console(ctx).print(
-        f"Sandbox down ({len(box.clusters)} clusters stopped; logs kept in {directory}).",
+        f"Sandbox down ({len(box.clusters)} cluster(s) stopped; logs kept in {directory}).",
         highlight=False,
     )
 

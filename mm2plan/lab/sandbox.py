@@ -123,7 +123,11 @@ class Sandbox:
 
 
 def up(
-    directory: Path, names: list[str], security: str = "none", connect: bool = False
+    directory: Path,
+    names: list[str],
+    security: str = "none",
+    connect: bool = False,
+    users: dict[str, str] | None = None,
 ) -> tuple[Sandbox, bool]:
     """Start the lab, or return the running one (`up` twice is harmless). True when started."""
     existing = Sandbox.load(directory)
@@ -137,7 +141,11 @@ def up(
     if len(set(names)) != len(names):
         raise LabError("cluster names must be different")
     base = directory.resolve()
-    users = {ADMIN_USER: "admin-" + uuid.uuid4().hex[:16]} if security == "scram" else {}
+    if users and security != "scram":
+        raise LabError("--user needs --security scram (users are SCRAM credentials)")
+    users = dict(users or {})
+    if security == "scram":
+        users[ADMIN_USER] = "admin-" + uuid.uuid4().hex[:16]
     clusters = [new_cluster(n, base, security, users) for n in names]
     box = Sandbox(directory, clusters, started_at=time.time())
     box.save()  # before starting: `down` can always find what was launched
