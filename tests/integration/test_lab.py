@@ -169,3 +169,29 @@ def test_cluster_id_starting_with_a_dash_formats(
     start_clusters([c])
     stop_clusters([c])
     assert "-" + "A" * 20 + "w" in (c.data_dir / "meta.properties").read_text()
+
+
+def test_sandbox_scram_users(tmp_path: Path) -> None:
+    runner = CliRunner()
+    d = str(tmp_path / "secure")
+    r = runner.invoke(
+        sandbox_app,
+        ["up", "--clusters", "s1", "--security", "scram", "--user", "carol:carol-pw", "--dir", d],
+    )
+    assert r.exit_code == 0, r.output
+    try:
+        env = runner.invoke(sandbox_app, ["env", "--topology", "--dir", d])
+        assert "${file:" in env.output and "carol-pw" not in env.output
+        port = env.output.split("bootstrap_servers: 127.0.0.1:", 1)[1].split()[0]
+        carol = AdminClient(
+            {
+                "bootstrap.servers": f"127.0.0.1:{port}",
+                "security.protocol": "SASL_PLAINTEXT",
+                "sasl.mechanism": "SCRAM-SHA-512",
+                "sasl.username": "carol",
+                "sasl.password": "carol-pw",
+            }
+        )
+        assert carol.list_topics(timeout=15).brokers
+    finally:
+        assert runner.invoke(sandbox_app, ["down", "--dir", d]).exit_code == 0
