@@ -42,6 +42,7 @@ from confluent_kafka.admin import (
     OffsetSpec,
     ResourcePatternType,
     ResourceType,
+    TopicMetadata,
 )
 from confluent_kafka.admin import (
     NewTopic as CkNewTopic,
@@ -184,6 +185,7 @@ class ConfluentClusterAdmin:
         self._connected = False
         self._holds_lock = False
         self._holder: dict[str, Any] = {}
+        self._ensured: set[str] = set()
         self._brokers = 0
 
     # --- clients and whole-cluster failures ---------------------------------------------------
@@ -296,14 +298,20 @@ class ConfluentClusterAdmin:
             time.sleep(backoff)
             backoff = min(backoff * 2, 0.5)
 
-    def _wait_for_leader(self, topic: str) -> None:
-        """A producer to a brand-new topic stalls until its next metadata refresh; wait here
-        until every partition has a leader instead."""
-        deadline = time.monotonic() + self.timeout_s
+    def _await(self, expect: Mapping[str, Visible], deadline: float | None = None) -> None:
+        """Until metadata shows each topic as expected, or the deadline. A KRaft broker applies a
+        committed change a moment after the controller answers, so without this a read right
+        after a change (apply's replan) may not see it, and a producer to a brand-new topic
+        stalls until its next metadata refresh. Past the deadline the change still happened:
+        this only waits, it never fails."""
+        end = time.monotonic() + self.timeout_s if deadline is None else deadline
+        pending = dict(expect)
         backoff = 0.02
-        while time.monotonic() < deadline:
-            t = self._metadata(topic).topics.get(topic)
-            if t is not None and t.partitions and all(p.leader >= 0 for p in t.partitions.values()):
+        while pending:
+            one = next(iter(pending)) if len(pending) == 1 else None
+            topics = self._metadata(one).topics
+            pending = {n: ok for n, ok in pending.items() if not ok(topics.get(n))}
+            if not pending or time.monotonic() + backoff > end:
                 return
             time.sleep(backoff)
             backoff = min(backoff * 2, 0.5)
@@ -547,7 +555,8 @@ class ConfluentClusterAdmin:
     # --- changing -----------------------------------------------------------------------------
 
     def create_topics(self, topics: Sequence[NewTopic]) -> Results:
-        """One CreateTopics request; replication_factor -1 means the broker's default."""
+        """One CreateTopics request; replication_factor -1 means the broker's default. Returns
+        once the created topics have leaders."""
         by_name = {t.name: t for t in topics}
         if not by_name:
             return {}
@@ -564,11 +573,13 @@ class ConfluentClusterAdmin:
             "creating topics",
             lambda: self._admin.create_topics(new, request_timeout=self.timeout_s * 2),
         )
-        return self._per_resource("creating topics", futures.items(), self.timeout_s * 3)
+        out = self._per_resource("creating topics", futures.items(), self.timeout_s * 3)
+        self._await({name: _usable for name, err in out.items() if err is None})
+        return out
 
     def create_partitions(self, counts: Mapping[str, int]) -> Results:
         """Counts are new totals. One below 1 fails here: confluent-kafka would reject the whole
-        request for it."""
+        request for it. Returns once metadata shows the new counts."""
         out: dict[str, OpError | None] = {
             name: OpError("INVALID_PARTITIONS", f"cannot have {n} partitions")
             for name, n in counts.items()
@@ -580,7 +591,15 @@ class ConfluentClusterAdmin:
                 "adding partitions",
                 lambda: self._admin.create_partitions(new, request_timeout=self.timeout_s * 2),
             )
-            out.update(self._per_resource("adding partitions", futures.items(), self.timeout_s * 3))
+            done = self._per_resource("adding partitions", futures.items(), self.timeout_s * 3)
+            self._await(
+                {
+                    name: _partitions_at_least(counts[name])
+                    for name, err in done.items()
+                    if err is None
+                }
+            )
+            out.update(done)
         return out
 
     def alter_topic_configs(self, changes: Mapping[str, Mapping[str, str | None]]) -> Results:
@@ -614,6 +633,7 @@ class ConfluentClusterAdmin:
         )
 
     def delete_topics(self, names: Sequence[str]) -> Results:
+        """Returns once metadata no longer shows the deleted topics."""
         unique = list(dict.fromkeys(names))
         if not unique:
             return {}
@@ -621,7 +641,9 @@ class ConfluentClusterAdmin:
             "deleting topics",
             lambda: self._admin.delete_topics(unique, request_timeout=self.timeout_s * 2),
         )
-        return self._per_resource("deleting topics", futures.items(), self.timeout_s * 3)
+        out = self._per_resource("deleting topics", futures.items(), self.timeout_s * 3)
+        self._await({name: _gone for name, err in out.items() if err is None})
+        return out
 
     def create_acls(self, bindings: Sequence[AclBinding]) -> AclResults:
         return self._acl_call("creating ACLs", bindings, CkAclBinding, self._admin.create_acls)
@@ -655,9 +677,11 @@ class ConfluentClusterAdmin:
 
     # --- ownership and the lock ---------------------------------------------------------------
 
-    def _ensure_topic(self, name: str, config: Mapping[str, str]) -> bool:
-        """Create one of mm2plan's own topics unless it exists; True if this call created it.
-        Either way it has a leader on return, so the next write does not stall."""
+    def _ensure_topic(self, name: str, config: Mapping[str, str]) -> None:
+        """Create one of mm2plan's own topics unless it exists (once per admin). Either way it
+        has a leader on return, so the next write does not stall."""
+        if name in self._ensured:
+            return
         err = self.create_topics([NewTopic(name, 1, self._rf(), config)]).get(name)
         if err is not None and err.code != "TOPIC_ALREADY_EXISTS":
             raise ClusterError(
@@ -665,8 +689,9 @@ class ConfluentClusterAdmin:
                 f"cannot create {name}: {err}",
                 f"mm2plan's principal needs CREATE on the cluster or on topic {name}",
             )
-        self._wait_for_leader(name)
-        return err is None
+        if err is not None:  # perhaps created a moment ago by another apply
+            self._await({name: _usable})
+        self._ensured.add(name)
 
     def _produce(self, topic: str, records: Mapping[str, bytes | None]) -> None:
         """Durably (acks=all, idempotent) or not at all: a ClusterError if any record is not
@@ -759,7 +784,7 @@ class ConfluentClusterAdmin:
                     code="apply-locked",
                 )
             self._delete_lock_topic()
-            self._wait_gone(LOCK_TOPIC, deadline)
+            self._await({LOCK_TOPIC: _gone}, deadline)
             time.sleep(backoff)
             backoff = min(backoff * 2, 0.5)
 
@@ -768,23 +793,11 @@ class ConfluentClusterAdmin:
         record cannot be written, give the lock back."""
         self._holder = json.loads(canonical_json(dict(holder)))  # as others will read it
         try:
-            self._wait_for_leader(LOCK_TOPIC)
             self._produce(LOCK_TOPIC, {"holder": canonical_json(self._holder).encode()})
         except ClusterError:
             with contextlib.suppress(ClusterError):
                 self.release_lock()
             raise
-
-    def _wait_gone(self, topic: str, deadline: float) -> None:
-        backoff = 0.05
-        while time.monotonic() < deadline:
-            t = self._metadata(topic).topics.get(topic)
-            if t is None or (
-                t.error is not None and t.error.code() == KafkaError.UNKNOWN_TOPIC_OR_PART
-            ):
-                return
-            time.sleep(backoff)
-            backoff = min(backoff * 2, 0.5)
 
     def _lock_holder(self, wait_s: float = _HOLDER_WAIT_S) -> dict[str, Any]:
         """The lock's holder record. A lock taken a moment ago may not have it yet: wait up to
@@ -831,6 +844,24 @@ class ConfluentClusterAdmin:
             self._producer.flush(self.timeout_s)
             self._producer = None
         self._admin.poll(0)
+
+
+Visible = Callable[[TopicMetadata | None], bool]
+"""Whether a topic's metadata shows a change (None: the topic is not there)."""
+
+
+def _usable(t: TopicMetadata | None) -> bool:
+    return (
+        t is not None and bool(t.partitions) and all(p.leader >= 0 for p in t.partitions.values())
+    )
+
+
+def _gone(t: TopicMetadata | None) -> bool:
+    return t is None or (t.error is not None and t.error.code() == KafkaError.UNKNOWN_TOPIC_OR_PART)
+
+
+def _partitions_at_least(n: int) -> Visible:
+    return lambda t: t is not None and len(t.partitions) >= n
 
 
 _ANY: Any = None
