@@ -258,6 +258,7 @@ class ConfluentClusterAdmin:
 
     def _rf(self) -> int:
         """mm2plan's own topics: as durable as the cluster allows, up to 3 copies."""
+        self._connect()
         if not self._brokers:
             self._metadata(LOCK_TOPIC)
         return max(1, min(3, self._brokers))
@@ -318,7 +319,7 @@ class ConfluentClusterAdmin:
 
     def read_state(self) -> LiveCluster:
         """Every request is in flight at once (configs in batches, earliest and latest offsets,
-        ACLs) while the ownership records are read: ~4 s for 10,000 topics on a 2-core VM."""
+        ACLs) while the ownership records are read: ~5 s for 10,000 topics on a 2-core VM."""
         md = self._settled_metadata()
         shapes: dict[str, tuple[int, int]] = {}
         for name, t in md.topics.items():
