@@ -209,7 +209,9 @@ class ConfluentClusterAdmin:
             text = text.replace(secret, "(sensitive)")
         return text
 
-    def _cluster_error(self, what: str) -> ClusterError:
+    def _cluster_error(self, what: str, seen: OpError | None = None) -> ClusterError:
+        """Why the whole cluster failed, from error_cb's reports (or `seen`, the failure a call
+        itself gave, when error_cb has none)."""
         self._admin.poll(0)  # serves error_cb
         auth = self._errors.auth_failure()
         if auth is not None:
@@ -220,7 +222,10 @@ class ConfluentClusterAdmin:
                 code="cluster-auth",
             )
         last = self._errors.last()
-        detail = f" ({last.name()}: {self._redact(last.str())})" if last is not None else ""
+        if last is not None:
+            detail = f" ({last.name()}: {self._redact(last.str())})"
+        else:
+            detail = f" ({self._redact(str(seen))})" if seen is not None else ""
         return ClusterError(
             self.alias,
             f"cannot reach bootstrap servers {self._bootstrap} while {what}{detail}",
@@ -234,14 +239,18 @@ class ConfluentClusterAdmin:
         if self._connected:
             return
         deadline = time.monotonic() + self.timeout_s
+        wait = 1.0
         while True:
             remaining = deadline - time.monotonic()
             try:
-                md = self._admin.list_topics(topic=LOCK_TOPIC, timeout=max(0.1, min(1, remaining)))
+                md = self._admin.list_topics(
+                    topic=LOCK_TOPIC, timeout=max(0.1, min(wait, remaining))
+                )
             except KafkaException:
                 self._admin.poll(0)
-                if self._errors.auth_failure() is not None or remaining <= 1:
+                if self._errors.auth_failure() is not None or remaining <= wait:
                     raise self._cluster_error("connecting") from None
+                wait *= 2  # a slow cluster's answer may take longer than the first slice
                 continue
             self._brokers = len(md.brokers)
             self._connected = True
@@ -280,8 +289,9 @@ class ConfluentClusterAdmin:
             r = _outcome(fut, timeout)
             out[key] = OpError(r.code, self._redact(r.message)) if isinstance(r, OpError) else None
         self._admin.poll(0)
-        if out and all(e is not None and e.code in _UNREACHABLE for e in out.values()):
-            raise self._cluster_error(what)
+        failures = [e for e in out.values() if e is not None and e.code in _UNREACHABLE]
+        if out and len(failures) == len(out):
+            raise self._cluster_error(what, failures[0])
         return out
 
     # --- reading ------------------------------------------------------------------------------
@@ -329,7 +339,13 @@ class ConfluentClusterAdmin:
             shapes[name] = (len(parts), len(parts[0].replicas) if 0 in parts else 0)
         names = sorted(shapes)
         config_futures = self._describe_configs(names)
-        tps = [TopicPartition(n, p) for n in names for p in md.topics[n].partitions]
+        # A leaderless partition would hold up the whole ListOffsets until its timeout.
+        tps = [
+            TopicPartition(n, p.id)
+            for n in names
+            for p in md.topics[n].partitions.values()
+            if p.leader >= 0
+        ]
         earliest = self._list_offsets(tps, OffsetSpec.earliest())  # type: ignore[no-untyped-call]
         latest = self._list_offsets(tps, OffsetSpec.latest())  # type: ignore[no-untyped-call]
         acl_future = self._submit(
@@ -338,7 +354,7 @@ class ConfluentClusterAdmin:
         )
         owned = self._read_owned() if STATE_TOPIC in shapes else {}
         configs, gone = self._configs(config_futures)
-        data = self._has_data(names, earliest, latest)
+        data = self._has_data(md, names, earliest, latest)
         acls = self._acls(acl_future)
         topics = {
             n: LiveTopic(n, p, rf, configs.get(n, {}), data.get(n))
@@ -399,13 +415,17 @@ class ConfluentClusterAdmin:
 
     def _has_data(
         self,
+        md: ClusterMetadata,
         names: list[str],
         earliest: Mapping[TopicPartition, Future[ListOffsetsResultInfo]],
         latest: Mapping[TopicPartition, Future[ListOffsetsResultInfo]],
     ) -> dict[str, bool | None]:
         """True if any partition holds a record; False if every one is known empty; None when a
         partition's offsets could not be read (leaderless): "maybe" must not read as "empty"."""
-        out: dict[str, bool | None] = dict.fromkeys(names, False)
+        out: dict[str, bool | None] = {
+            n: None if any(p.leader < 0 for p in md.topics[n].partitions.values()) else False
+            for n in names
+        }
         for tp, fut in latest.items():
             high = _outcome(fut, self.timeout_s * 3)
             low = _outcome(earliest[tp], self.timeout_s * 3)
@@ -427,7 +447,7 @@ class ConfluentClusterAdmin:
         if result.code == "CLUSTER_AUTHORIZATION_FAILED":
             raise self._acl_auth_error()
         if result.code in _UNREACHABLE:
-            raise self._cluster_error("describing ACLs")
+            raise self._cluster_error("describing ACLs", result)
         raise ClusterError(
             self.alias,
             f"describing ACLs failed: {self._redact(str(result))}",
