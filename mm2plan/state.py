@@ -137,6 +137,15 @@ def canonical_json(value: Any) -> str:
 
 
 def fingerprint(topology_doc: Any, live: LiveState) -> str:
-    """sha256 over the canonical topology (secrets excluded by the caller) and live state."""
-    payload = canonical_json({"topology": topology_doc, "live": live.to_json()})
+    """sha256 over the canonical topology (secrets excluded by the caller) and live state.
+
+    Whether a topic holds data counts only for topics mm2plan owns (the only ones a plan may
+    delete): an unrelated empty topic getting its first record must not make a plan stale."""
+    world = live.to_json()
+    for alias, cluster in world.items():
+        owned_names = {r.get("name") for r in live.clusters[alias].owned.values()}
+        for name, topic in cluster["topics"].items():
+            if name not in owned_names:
+                topic.pop("has_data", None)
+    payload = canonical_json({"topology": topology_doc, "live": world})
     return "sha256:" + hashlib.sha256(payload.encode()).hexdigest()

@@ -46,3 +46,25 @@ def test_a_topic_owned_by_another_topology_is_an_error() -> None:
     Applier(admins, owner=a.name).run(make_plan(a, read_live(admins)).effective)
     plan = make_plan(topo("team-b", "orders"), read_live(admins))
     assert "owned-elsewhere" in [d.code for d in plan.diagnostics]
+
+
+def test_data_in_an_unowned_topic_does_not_make_a_plan_stale() -> None:
+    from dataclasses import replace
+
+    from mm2plan.state import LiveCluster, LiveState, LiveTopic
+
+    t = topo("team-a", "orders")
+    empty = LiveState(
+        {
+            "dc1": LiveCluster("dc1", {"other": LiveTopic("other", 1, 1, {}, False)}),
+            "dc2": LiveCluster("dc2"),
+        }
+    )
+    busy = replace(
+        empty,
+        clusters={
+            **empty.clusters,
+            "dc1": LiveCluster("dc1", {"other": LiveTopic("other", 1, 1, {}, True)}),
+        },
+    )
+    assert make_plan(t, empty).fingerprint == make_plan(t, busy).fingerprint
