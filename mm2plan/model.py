@@ -17,7 +17,7 @@ from mm2plan.diagnostics import SourceRange
 # MM2's own defaults (MirrorSourceConfig / MirrorCheckpointConfig, Kafka 4.x): used when a flow
 # leaves `topics_exclude` / `groups_exclude` out, so a flow means what the same MM2 config means.
 MM2_DEFAULT_TOPICS = (".*",)
-MM2_DEFAULT_TOPICS_EXCLUDE = (r".*[\-\.]internal", r".*\.replica", "__.*")
+MM2_DEFAULT_TOPICS_EXCLUDE = (r"mm2.*\.internal", r".*\.replica", "__.*")  # Kafka 4.x (KIP-1074)
 MM2_DEFAULT_GROUPS = (".*",)
 MM2_DEFAULT_GROUPS_EXCLUDE = ("console-consumer-.*", "connect-.*", "__.*")
 

@@ -80,8 +80,12 @@ def test_filters_are_full_matches_and_internal_topics_stay_home() -> None:
         {"a": ["orders", "orders-eu", "__x", "c.internal"], "b": []}, [("a", "b", ["orders"])]
     )
     assert names(g, "b") == {"a.orders"}
-    g = graph({"a": ["orders", "__x", "c.internal"], "b": []}, [("a", "b", [".*"])])
-    assert names(g, "b") == {"a.orders"}
+    # Kafka 4.x (KIP-1074): a user's "c.internal" is replicated; MM2's own topics are not.
+    g = graph(
+        {"a": ["orders", "__x", "c.internal", "mm2-offsets.a.internal"], "b": []},
+        [("a", "b", [".*"])],
+    )
+    assert names(g, "b") == {"a.orders", "a.c.internal"}
 
 
 def test_failover_targets_nearest_first() -> None:
