@@ -1,4 +1,7 @@
-"""`mm2plan sandbox ...`: a local lab of real Kafka clusters for trying topologies."""
+"""`mm2plan sandbox ...`: a local lab of real Kafka clusters for trying topologies.
+
+Exit codes: 0 ok, 1 the lab could not do it (the message says why), 64 bad command line.
+"""
 
 from __future__ import annotations
 
@@ -15,7 +18,8 @@ from rich.table import Table
 
 from mm2plan.exit_codes import ExitCode
 from mm2plan.lab import sandbox
-from mm2plan.lab.jars import KAFKA_VERSION, LabError, ensure_kafka, kafka_home
+from mm2plan.lab.cluster import ADMIN_USER
+from mm2plan.lab.jars import KAFKA_VERSION, LabError, ensure_kafka
 from mm2plan.views.errors import error_text
 
 sandbox_app = typer.Typer(
@@ -23,7 +27,7 @@ sandbox_app = typer.Typer(
     "worker with MM2's connectors) on loopback ports.",
     no_args_is_help=True,
     epilog="Examples:\n\n  mm2plan sandbox up --clusters dc1,dc2\n\n  mm2plan sandbox env "
-    "--topology > mm2plan.yaml\n\n  mm2plan sandbox down",
+    "--topology > mm2plan.yaml\n\n  mm2plan sandbox down\n\nExit codes: 0 ok, 1 error, 64 usage.",
 )
 
 DirOption = Annotated[
@@ -91,29 +95,36 @@ def up(
     """Start the lab (or report the running one: `up` twice is harmless)."""
     out = _console(ctx)
     names = [n.strip() for n in clusters.split(",") if n.strip()]
+    try:
+        sandbox.check_names(names)
+    except LabError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--clusters") from None
     users: dict[str, str] = {}
     for spec in user or []:
         name, sep, password = spec.partition(":")
         if not sep or not name or not password:
             raise typer.BadParameter("use NAME:PASSWORD", param_hint="--user")
+        if name == ADMIN_USER:
+            raise typer.BadParameter(f"{ADMIN_USER!r} is the lab's super user", param_hint="--user")
         users[name] = password
+    if users and security is not Security.scram:
+        raise typer.BadParameter("SCRAM users need --security scram", param_hint="--user")
     with _lab_errors(ctx):
         t0 = time.monotonic()
         with _console(ctx, err=True).status("Starting Kafka (KRaft) ..."):
             box, started = sandbox.up(directory, names, security.value, connect, users)
         took = time.monotonic() - t0
+    addresses = ", ".join(f"{c.name}={c.bootstrap_servers}" for c in box.clusters)
     if started:
-        out.print(
-            f"[bold green]Sandbox up[/] in {took:.1f}s: "
-            + ", ".join(f"{c.name}={c.bootstrap_servers}" for c in box.clusters),
-            highlight=False,
-        )
+        out.print(f"[bold green]Sandbox up[/] in {took:.1f}s: {addresses}", highlight=False)
     else:
-        out.print(
-            "Sandbox already running: "
-            + ", ".join(f"{c.name}={c.bootstrap_servers}" for c in box.clusters),
-            highlight=False,
-        )
+        out.print(f"Sandbox already running: {addresses}", markup=False, highlight=False)
+        asked = (names, security.value, connect)
+        if asked != ([c.name for c in box.clusters], box.security, box.worker is not None):
+            _console(ctx, err=True).print(
+                "It differs from what was asked: `mm2plan sandbox down` first to change it.",
+                highlight=False,
+            )
     if box.worker:
         out.print(f"Kafka Connect (MM2 connectors): {box.worker.url}", highlight=False)
     out.print(
@@ -190,6 +201,9 @@ def env(
         )
     if box.worker:
         out.print(f"export MM2PLAN_CONNECT_URL={box.worker.url}", markup=False)
+    export = box.password_export()
+    if export:
+        out.print(export, markup=False, highlight=False, soft_wrap=True)
     out.print("\n# topology (mm2plan sandbox env --topology > mm2plan.yaml):", markup=False)
     out.print(box.topology_yaml(), markup=False, highlight=False, soft_wrap=True, end="")
 
@@ -208,4 +222,4 @@ def down(ctx: typer.Context, directory: DirOption = sandbox.DEFAULT_DIR) -> None
     )
 
 
-__all__ = ["kafka_home", "sandbox_app"]
+__all__ = ["sandbox_app"]

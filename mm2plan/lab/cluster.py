@@ -10,12 +10,13 @@ from __future__ import annotations
 import base64
 import contextlib
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,13 +26,17 @@ from mm2plan.lab.jars import LabError, ensure_kafka, require_java
 ADMIN_USER = "admin"
 STANDARD_AUTHORIZER = "org.apache.kafka.metadata.authorizer.StandardAuthorizer"
 SCRAM_MECHANISM = "SCRAM-SHA-512"
-JVM_OPTS = [
+SECURITY_MODES = ("none", "scram")
+JVM_OPTS = (
     "-Xms128m",
     "-Xmx512m",
     "-XX:+UseSerialGC",
     "-XX:CICompilerCount=2",
+    "-XX:-UsePerfData",
     "-Djava.awt.headless=true",
-]
+)
+TOOL_JVM_OPTS = ("-XX:TieredStopAtLevel=1",)
+"""Short-lived tools (storage format) only need to start fast: C1 alone halves their CPU."""
 
 LOG4J2 = """status = error
 appender.out.type = Console
@@ -48,16 +53,17 @@ logger.state.level = WARN
 
 
 def free_port() -> int:
+    """A loopback port nothing listens on now (the kernel's pick; racy, but only on loopback)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
         port: int = s.getsockname()[1]
         return port
 
 
-def port_open(port: int) -> bool:
+def port_open(port: int, host: str = "127.0.0.1") -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.settimeout(0.2)
-        return s.connect_ex(("127.0.0.1", port)) == 0
+        return s.connect_ex((host, port)) == 0
 
 
 def random_cluster_id() -> str:
@@ -100,6 +106,10 @@ class KafkaCluster:
     def data_dir(self) -> Path:
         return self.directory / "data"
 
+    @property
+    def properties_path(self) -> Path:
+        return self.directory / "server.properties"
+
     def client_config(self, user: str | None = None) -> dict[str, str]:
         """confluent-kafka properties; for scram, as `user` (default: the admin super user)."""
         conf = {"bootstrap.servers": self.bootstrap_servers}
@@ -116,13 +126,22 @@ class KafkaCluster:
         return conf
 
     def admin_config(self) -> dict[str, str]:
+        """confluent-kafka properties of the super user: what mm2plan's admin work uses."""
         return self.client_config()
+
+    def alive(self) -> bool:
+        """The recorded process still runs, and is this cluster's broker (not a reused pid)."""
+        return pid_alive(self.pid, str(self.properties_path))
+
+    def stop(self, timeout_s: float = 30.0) -> None:
+        stop_pid(self.pid, timeout_s, str(self.properties_path))
 
     def server_properties(self) -> str:
         listener = "SASL_PLAINTEXT" if self.security == "scram" else "PLAINTEXT"
         props = {
             "process.roles": "broker,controller",
             "node.id": "1",
+            # A static quorum: one voter, known before formatting (no --standalone needed).
             "controller.quorum.voters": f"1@127.0.0.1:{self.controller_port}",
             "listeners": f"{listener}://127.0.0.1:{self.port},"
             f"CONTROLLER://127.0.0.1:{self.controller_port}",
@@ -134,6 +153,7 @@ class KafkaCluster:
             "log.dirs": str(self.data_dir),
             "num.partitions": "1",
             "default.replication.factor": "1",
+            "min.insync.replicas": "1",
             "offsets.topic.replication.factor": "1",
             "offsets.topic.num.partitions": "4",
             "transaction.state.log.replication.factor": "1",
@@ -141,15 +161,21 @@ class KafkaCluster:
             "transaction.state.log.num.partitions": "4",
             "share.coordinator.state.topic.replication.factor": "1",
             "share.coordinator.state.topic.min.isr": "1",
+            "share.coordinator.state.topic.num.partitions": "4",
             "group.initial.rebalance.delay.ms": "0",
             "auto.create.topics.enable": "false",
+            # Few threads: two brokers, a Connect worker and the tests share 2 cores.
             "num.network.threads": "2",
             "num.io.threads": "2",
             "background.threads": "2",
             "num.replica.fetchers": "1",
             "num.recovery.threads.per.data.dir": "1",
+            "group.coordinator.threads": "1",
+            "share.coordinator.threads": "1",
             "log.cleaner.threads": "1",
             "log.cleaner.dedupe.buffer.size": "8388608",
+            # Fast start: the broker is unfenced on its first heartbeat answer.
+            "broker.heartbeat.interval.ms": "500",
             "controlled.shutdown.enable": "true",
         }
         if self.security == "scram":
@@ -199,55 +225,78 @@ class KafkaCluster:
 def new_cluster(
     name: str, base: Path, security: str = "none", users: Mapping[str, str] | None = None
 ) -> KafkaCluster:
+    """A cluster to start under `base/name`; scram clusters get a random admin password."""
+    if security not in SECURITY_MODES:
+        raise LabError(f"unknown security mode {security!r} (none | scram)")
     all_users = dict(users or {})
     if security == "scram":
         all_users.setdefault(ADMIN_USER, "admin-" + uuid.uuid4().hex[:16])
-    elif security != "none":
-        raise LabError(f"unknown security mode {security!r} (none | scram)")
+    elif all_users:
+        raise LabError("SCRAM users need security 'scram'")
     return KafkaCluster(name, base / name, free_port(), free_port(), security, all_users)
 
 
-def _format(cluster: KafkaCluster, java: str, libs: Path) -> None:
-    cluster.directory.mkdir(parents=True, exist_ok=True)
-    props = cluster.directory / "server.properties"
-    props.write_text(cluster.server_properties())
-    write_log4j(cluster.directory / "log4j2.properties", "WARN")
-    cmd = [
-        java,
-        *JVM_OPTS,
-        "-cp",
-        classpath(libs),
-        f"-Dlog4j2.configurationFile={cluster.directory / 'log4j2.properties'}",
+def _format_command(cluster: KafkaCluster, libs: Path) -> list[str]:
+    cmd = java_command(
+        libs,
+        cluster.directory / "log4j2-format.properties",
         "kafka.tools.StorageTool",
         "format",
         # `=`: a generated id may start with "-", which argparse would read as an option.
         f"--cluster-id={random_cluster_id()}",
         "-c",
-        str(props),
+        str(cluster.properties_path),
         "--ignore-formatted",
-    ]
+        jvm=TOOL_JVM_OPTS,
+    )
     for user, password in cluster.users.items():
         cmd += ["--add-scram", f"{SCRAM_MECHANISM}=[name={user},password={password}]"]
-    result = subprocess.run(cmd, capture_output=True, text=True, check=False)
-    if result.returncode != 0:
-        raise LabError(
-            f"formatting storage for {cluster.name} failed:\n"
-            + (result.stdout + result.stderr)[-2000:]
+    return cmd
+
+
+def format_storage(clusters: Iterable[KafkaCluster], libs: Path) -> None:
+    """Write each cluster's config and format its storage (SCRAM users included), in parallel.
+
+    Already formatted clusters are left alone, so a restart keeps its topics.
+    """
+    running: list[tuple[KafkaCluster, subprocess.Popen[str]]] = []
+    for c in clusters:
+        c.directory.mkdir(parents=True, exist_ok=True)
+        c.properties_path.write_text(c.server_properties())
+        if (c.data_dir / "meta.properties").exists():
+            continue
+        write_log4j(c.directory / "log4j2-format.properties", "WARN")
+        proc = subprocess.Popen(
+            _format_command(c, libs),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            text=True,
         )
+        running.append((c, proc))
+    failures = []
+    for c, proc in running:
+        out, _ = proc.communicate()
+        if proc.returncode != 0:
+            failures.append(f"formatting storage for {c.name} failed:\n{out[-2000:]}")
+    if failures:
+        raise LabError("\n".join(failures))
 
 
 def launch(cluster: KafkaCluster, libs: Path | None = None, detached: bool = False) -> None:
     """Format (first time) and start the broker process; returns without waiting."""
-    java = require_java()
     libs = libs or ensure_kafka()
-    if not (cluster.data_dir / "meta.properties").exists():
-        _format(cluster, java, libs)
+    format_storage([cluster], libs)
+    _spawn_broker(cluster, libs, detached)
+
+
+def _spawn_broker(cluster: KafkaCluster, libs: Path, detached: bool) -> None:
     log4j = write_log4j(cluster.directory / "log4j2.properties", "INFO")
     cmd = java_command(
         libs,
         log4j,
         "kafka.Kafka",
-        str(cluster.directory / "server.properties"),
+        str(cluster.properties_path),
         jvm=(f"-Dkafka.logs.dir={cluster.directory}",),
     )
     cluster.pid = spawn(cmd, cluster.log_path, detached)
@@ -274,7 +323,15 @@ def java_command(
 
 
 def spawn(cmd: list[str], log_path: Path, detached: bool) -> int:
-    """Start a process logging to a file; detached ones outlive this interpreter."""
+    """Start a process logging to a file.
+
+    Detached ones get their own session and outlive this interpreter (the sandbox). Attached
+    ones get a parent-death signal (`setpriv --pdeathsig`), so a crashed or killed test run
+    leaves no JVM behind; they die with the thread that started them.
+    """
+    if not detached and (setpriv := shutil.which("setpriv")):
+        cmd = [setpriv, "--pdeathsig", "TERM", "--", *cmd]
+    log_path.parent.mkdir(parents=True, exist_ok=True)
     with log_path.open("ab") as log:
         proc = subprocess.Popen(
             cmd,
@@ -287,7 +344,17 @@ def spawn(cmd: list[str], log_path: Path, detached: bool) -> int:
     return proc.pid
 
 
-def pid_alive(pid: int | None) -> bool:
+def _cmdline(pid: int) -> str | None:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return f.read().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return None
+
+
+def pid_alive(pid: int | None, marker: str | None = None) -> bool:
+    """Whether `pid` runs (not a zombie); with `marker`, only if its command line contains it:
+    a pid from an old state file may now belong to an unrelated process."""
     if pid is None:
         return False
     proc = _CHILDREN.get(pid)
@@ -298,12 +365,17 @@ def pid_alive(pid: int | None) -> bool:
     except ProcessLookupError:
         return False
     except PermissionError:
-        return True
+        return marker is None
     try:  # a zombie we do not own still answers kill(0)
         with open(f"/proc/{pid}/stat") as f:
-            return f.read().split(") ", 1)[1][:1] != "Z"
+            if f.read().split(") ", 1)[1][:1] == "Z":
+                return False
     except OSError:
+        return marker is None
+    if marker is None:
         return True
+    cmdline = _cmdline(pid)
+    return cmdline is not None and marker in cmdline
 
 
 def log_tail(path: Path, lines: int = 12) -> str:
@@ -324,33 +396,39 @@ def log_tail(path: Path, lines: int = 12) -> str:
 
 def wait_ready(cluster: KafkaCluster, timeout_s: float = 90.0) -> None:
     """Until the broker answers a metadata request, or the process dies, or the deadline."""
+    wait_all_ready([cluster], timeout_s)
+
+
+def wait_all_ready(clusters: Iterable[KafkaCluster], timeout_s: float = 90.0) -> None:
+    """Poll every cluster against one deadline; the first that dies fails fast with its log."""
     from confluent_kafka.admin import AdminClient
 
     deadline = time.monotonic() + timeout_s
-    conf: dict[str, Any] = {
-        **cluster.admin_config(),
-        "socket.timeout.ms": "2000",
-        "logger": _SilentLogger(),
-    }
-    admin = AdminClient(conf)
-    while time.monotonic() < deadline:
-        if not pid_alive(cluster.pid):
+    pending = {c.name: c for c in clusters}
+    quiet: dict[str, Any] = {"socket.timeout.ms": "2000", "logger": _SilentLogger()}
+    admins = {c.name: AdminClient({**c.admin_config(), **quiet}) for c in pending.values()}
+    while pending:
+        for name, c in list(pending.items()):
+            if not pid_alive(c.pid):
+                raise LabError(
+                    f"Kafka cluster {c.name} exited while starting; "
+                    f"its log ({c.log_path}) ends with:\n{log_tail(c.log_path)}"
+                )
+            if port_open(c.port, c.host):
+                try:
+                    if admins[name].list_topics(timeout=2).brokers:
+                        del pending[name]
+                except Exception:  # not ready yet: any client error means "poll again"
+                    pass
+        if not pending:
+            return
+        if time.monotonic() > deadline:
+            c = next(iter(pending.values()))
             raise LabError(
-                f"Kafka cluster {cluster.name} exited while starting; "
-                f"its log ({cluster.log_path}) ends with:\n{log_tail(cluster.log_path)}"
+                f"Kafka cluster {c.name} did not become ready in {timeout_s:.0f}s; "
+                f"its log ({c.log_path}) ends with:\n{log_tail(c.log_path)}"
             )
-        if port_open(cluster.port):
-            try:
-                md = admin.list_topics(timeout=2)
-                if md.brokers:
-                    return
-            except Exception:
-                pass
-        time.sleep(0.2)
-    raise LabError(
-        f"Kafka cluster {cluster.name} did not become ready in {timeout_s:.0f}s; "
-        f"its log ({cluster.log_path}) ends with:\n{log_tail(cluster.log_path)}"
-    )
+        time.sleep(0.1)
 
 
 class _SilentLogger:
@@ -363,18 +441,16 @@ class _SilentLogger:
         return self.log
 
 
-def stop_pid(pid: int | None, timeout_s: float = 30.0) -> None:
-    """SIGTERM (Kafka shuts down cleanly), then SIGKILL after the timeout."""
-    if pid is None or not pid_alive(pid):
+def stop_pid(pid: int | None, timeout_s: float = 30.0, marker: str | None = None) -> None:
+    """SIGTERM (Kafka shuts down cleanly), then SIGKILL after the timeout; waits until gone."""
+    if pid is None or not pid_alive(pid, marker):
         _reap(pid)
         return
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signal.SIGTERM)
-    except ProcessLookupError:
-        return
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline and pid_alive(pid):
-        time.sleep(0.1)
+        time.sleep(0.05)
     if pid_alive(pid):
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
@@ -392,25 +468,59 @@ def _reap(pid: int | None) -> None:
 def start_clusters(
     clusters: list[KafkaCluster], timeout_s: float = 120.0, detached: bool = False
 ) -> None:
-    """Launch all, then wait for all: the JVMs start in parallel."""
+    """Format all, launch all, then wait for all: the JVMs start in parallel.
+
+    On any failure (or Ctrl-C) every broker started here is stopped before the error propagates.
+    """
     libs = ensure_kafka()
     started: list[KafkaCluster] = []
     try:
+        format_storage(clusters, libs)
         for c in clusters:
-            launch(c, libs, detached)
+            _spawn_broker(c, libs, detached)
             started.append(c)
-        for c in clusters:
-            wait_ready(c, timeout_s)
+        wait_all_ready(clusters, timeout_s)
     except BaseException:
-        for c in started:
-            stop_pid(c.pid, 10)
+        stop_clusters(started, 10)
         raise
 
 
-def stop_clusters(clusters: list[KafkaCluster], timeout_s: float = 30.0) -> None:
+def stop_clusters(clusters: Iterable[KafkaCluster], timeout_s: float = 30.0) -> None:
+    """SIGTERM all first, so the brokers shut down in parallel, then wait for each."""
+    clusters = list(clusters)
     for c in clusters:
-        if pid_alive(c.pid):
+        if c.alive():
             with contextlib.suppress(ProcessLookupError):
                 os.kill(c.pid or 0, signal.SIGTERM)
     for c in clusters:
-        stop_pid(c.pid, timeout_s)
+        c.stop(timeout_s)
+
+
+@contextlib.contextmanager
+def running_clusters(
+    names: Iterable[str],
+    base: Path,
+    security: str = "none",
+    users: Mapping[str, str] | None = None,
+    timeout_s: float = 120.0,
+) -> Iterator[dict[str, KafkaCluster]]:
+    """Independent single-node clusters under `base`, started in parallel, stopped on exit."""
+    clusters = [new_cluster(n, base, security, users) for n in names]
+    start_clusters(clusters, timeout_s)
+    try:
+        yield {c.name: c for c in clusters}
+    finally:
+        stop_clusters(clusters)
+
+
+def stop_all_children(timeout_s: float = 10.0) -> list[int]:
+    """Stop every process this interpreter started that still runs (a test-session safety net)."""
+    alive = [pid for pid, proc in _CHILDREN.items() if proc.poll() is None]
+    for pid in alive:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+    for pid in alive:
+        stop_pid(pid, timeout_s)
+    for pid in list(_CHILDREN):
+        _reap(pid)
+    return alive

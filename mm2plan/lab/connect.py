@@ -19,6 +19,7 @@ from mm2plan.lab.cluster import (
     log_tail,
     pid_alive,
     spawn,
+    stop_pid,
     write_log4j,
 )
 from mm2plan.lab.jars import LabError, ensure_kafka
@@ -28,6 +29,8 @@ MM2_CONNECTORS = ("MirrorSourceConnector", "MirrorCheckpointConnector", "MirrorH
 
 @dataclass
 class ConnectWorker:
+    """A distributed worker with its own group and internal topics, on one lab cluster."""
+
     name: str
     directory: Path
     port: int
@@ -42,6 +45,16 @@ class ConnectWorker:
     @property
     def log_path(self) -> Path:
         return self.directory / "connect.log"
+
+    @property
+    def properties_path(self) -> Path:
+        return self.directory / "worker.properties"
+
+    def alive(self) -> bool:
+        return pid_alive(self.pid, str(self.properties_path))
+
+    def stop(self, timeout_s: float = 30.0) -> None:
+        stop_pid(self.pid, timeout_s, str(self.properties_path))
 
     def properties(self) -> str:
         props = {
@@ -62,7 +75,7 @@ class ConnectWorker:
             "rest.advertised.host.name": "127.0.0.1",
             "rest.advertised.port": str(self.port),
             "plugin.discovery": "only_scan",
-            **{f"{k}": v for k, v in self._client_security().items()},
+            **self._client_security(),
             **self.extra,
         }
         return "".join(f"{k}={v}\n" for k, v in props.items())
@@ -96,6 +109,7 @@ class ConnectWorker:
         }
 
     def get(self, path: str, timeout: float = 5.0) -> Any:
+        """GET a REST path, parsed from JSON (stdlib only: the lab needs no HTTP client)."""
         with urllib.request.urlopen(self.url + path, timeout=timeout) as resp:
             return json.loads(resp.read())
 
@@ -105,21 +119,30 @@ def new_worker(name: str, base: Path, bootstrap: KafkaCluster) -> ConnectWorker:
 
 
 def start_worker(worker: ConnectWorker, timeout_s: float = 120.0, detached: bool = False) -> None:
+    """Start the worker and wait until its REST API lists plugins; stop it if that fails."""
     libs = ensure_kafka()
     worker.directory.mkdir(parents=True, exist_ok=True)
-    props = worker.directory / "worker.properties"
-    props.write_text(worker.properties())
+    worker.properties_path.write_text(worker.properties())
     log4j = write_log4j(worker.directory / "log4j2.properties", "INFO")
-    cmd = java_command(libs, log4j, "org.apache.kafka.connect.cli.ConnectDistributed", str(props))
+    cmd = java_command(
+        libs,
+        log4j,
+        "org.apache.kafka.connect.cli.ConnectDistributed",
+        str(worker.properties_path),
+    )
     worker.pid = spawn(cmd, worker.log_path, detached)
-    wait_worker(worker, timeout_s)
+    try:
+        wait_worker(worker, timeout_s)
+    except BaseException:
+        worker.stop(10)
+        raise
 
 
 def wait_worker(worker: ConnectWorker, timeout_s: float) -> None:
     """Until `GET /connector-plugins` answers (the REST server is up and plugins are loaded)."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        if not pid_alive(worker.pid):
+        if not worker.alive():
             raise LabError(
                 f"Connect worker {worker.name} exited while starting; its log "
                 f"({worker.log_path}) ends with:\n{log_tail(worker.log_path)}"
@@ -127,8 +150,8 @@ def wait_worker(worker: ConnectWorker, timeout_s: float) -> None:
         try:
             worker.get("/connector-plugins", timeout=2)
             return
-        except (urllib.error.URLError, OSError, ValueError):
-            time.sleep(0.3)
+        except (urllib.error.URLError, OSError, ValueError):  # not listening or not ready yet
+            time.sleep(0.2)
     raise LabError(
         f"Connect worker {worker.name} did not answer in {timeout_s:.0f}s; its log "
         f"({worker.log_path}) ends with:\n{log_tail(worker.log_path)}"
@@ -138,10 +161,28 @@ def wait_worker(worker: ConnectWorker, timeout_s: float) -> None:
 def mirror_maker_command(
     properties: Path, clusters: Mapping[str, KafkaCluster] | None = None
 ) -> list[str]:
-    """MM2's dedicated mode (`connect-mirror-maker.sh`) from the same jars."""
+    """MM2's dedicated mode (`connect-mirror-maker.sh`) from the same jars.
+
+    `clusters` names the target clusters this node drives (MM2's `--clusters`).
+    """
     libs = ensure_kafka()
     log4j = write_log4j(properties.parent / "log4j2.properties", "INFO")
     cmd = java_command(libs, log4j, "org.apache.kafka.connect.mirror.MirrorMaker", str(properties))
     if clusters:
         cmd += ["--clusters", *clusters]
     return cmd
+
+
+def start_mirror_maker(
+    properties: Path,
+    clusters: Mapping[str, KafkaCluster] | None = None,
+    log_path: Path | None = None,
+    detached: bool = False,
+) -> int:
+    """Run MM2's dedicated mode in the background, logging beside its properties; the pid.
+
+    MM2 has no readiness endpoint: callers wait for what they need (a mirrored topic, a
+    heartbeat) and stop it with `stop_pid(pid)`.
+    """
+    log = log_path or properties.with_name("mirror-maker.log")
+    return spawn(mirror_maker_command(properties, clusters), log, detached)

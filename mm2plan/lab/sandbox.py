@@ -1,9 +1,14 @@
-"""A local DR lab that outlives the command that started it: state in `.mm2plan/sandbox/`."""
+"""A local DR lab that outlives the command that started it: state in `.mm2plan/sandbox/`.
+
+The brokers (and the optional Connect worker) run detached; `state.json` records their pids,
+ports and users, so `status`, `env` and `down` work from any later command in that directory.
+"""
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import time
 import uuid
@@ -17,18 +22,33 @@ import yaml
 from mm2plan.lab.cluster import (
     ADMIN_USER,
     SCRAM_MECHANISM,
+    SECURITY_MODES,
     KafkaCluster,
     new_cluster,
-    pid_alive,
     start_clusters,
     stop_clusters,
-    stop_pid,
 )
 from mm2plan.lab.connect import ConnectWorker, new_worker, start_worker
 from mm2plan.lab.jars import LabError
 
 DEFAULT_DIR = Path(".mm2plan/sandbox")
 STATE_FILE = "state.json"
+PASSWORD_ENV = "MM2PLAN_SANDBOX_PASSWORD"
+NAME_RE = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,62}")
+"""Cluster names become directory names and topology keys: keep them plain."""
+
+
+def check_names(names: list[str]) -> None:
+    if not names:
+        raise LabError("name at least one cluster, e.g. --clusters dc1,dc2")
+    bad = [n for n in names if not NAME_RE.fullmatch(n)]
+    if bad:
+        raise LabError(
+            f"invalid cluster name(s) {', '.join(map(repr, bad))}: use a letter, then letters, "
+            "digits, '-' or '_'"
+        )
+    if len(set(names)) != len(names):
+        raise LabError("cluster names must be different")
 
 
 @dataclass
@@ -45,6 +65,10 @@ class Sandbox:
     @property
     def password_file(self) -> Path:
         return self.directory / "admin.password"
+
+    @property
+    def security(self) -> str:
+        return self.clusters[0].security if self.clusters else "none"
 
     def save(self) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
@@ -67,31 +91,41 @@ class Sandbox:
         try:
             doc = json.loads(path.read_text())
             clusters = [KafkaCluster.from_json(c) for c in doc["clusters"]]
-        except (ValueError, KeyError, TypeError) as exc:
+            by_name = {c.name: c for c in clusters}
+            worker = None
+            if doc.get("connect"):
+                w = doc["connect"]
+                worker = ConnectWorker(
+                    w["name"],
+                    Path(w["directory"]),
+                    int(w["port"]),
+                    by_name[w["bootstrap"]],
+                    w.get("pid"),
+                )
+            started_at = float(doc.get("started_at", 0))
+        except (ValueError, KeyError, TypeError, OSError) as exc:
             raise LabError(
-                f"{path} is damaged ({exc}); remove {directory} and run `mm2plan sandbox up` again"
+                f"{path} is damaged ({exc}); stop any Kafka it started, remove it and run "
+                "`mm2plan sandbox up` again"
             ) from None
-        by_name = {c.name: c for c in clusters}
-        worker = None
-        if doc.get("connect"):
-            w = doc["connect"]
-            worker = ConnectWorker(
-                w["name"],
-                Path(w["directory"]),
-                int(w["port"]),
-                by_name[w["bootstrap"]],
-                w.get("pid"),
-            )
-        return cls(directory, clusters, worker, float(doc.get("started_at", 0)))
+        return cls(directory, clusters, worker, started_at)
 
     def alive(self) -> dict[str, bool]:
-        out = {c.name: pid_alive(c.pid) for c in self.clusters}
+        """Name -> whether its recorded process still runs (and is still that process)."""
+        out = {c.name: c.alive() for c in self.clusters}
         if self.worker:
-            out[self.worker.name] = pid_alive(self.worker.pid)
+            out[self.worker.name] = self.worker.alive()
         return out
 
+    def password_export(self) -> str | None:
+        """The shell line that puts the admin password where the topology looks for it,
+        without printing the password itself."""
+        if self.security != "scram":
+            return None
+        return f'export {PASSWORD_ENV}="$(cat {self.password_file.resolve()})"'
+
     def topology(self) -> dict[str, Any]:
-        """A ready topology for this lab: dc1 -> dc2 (first two clusters), with `orders`."""
+        """A ready topology for this lab: the first cluster replicates `orders` to the second."""
         clusters: dict[str, Any] = {}
         for c in self.clusters:
             entry: dict[str, Any] = {"bootstrap_servers": c.bootstrap_servers}
@@ -100,7 +134,7 @@ class Sandbox:
                     "security.protocol": "SASL_PLAINTEXT",
                     "sasl.mechanism": SCRAM_MECHANISM,
                     "sasl.username": ADMIN_USER,
-                    "sasl.password": f"${{file:{self.password_file.resolve()}}}",
+                    "sasl.password": f"${{env:{PASSWORD_ENV}}}",
                 }
             clusters[c.name] = entry
         doc: dict[str, Any] = {
@@ -110,15 +144,16 @@ class Sandbox:
         }
         if len(self.clusters) >= 2:
             first, second = self.clusters[0].name, self.clusters[1].name
-            clusters[first]["topics"] = {
-                "orders": {"partitions": 3, "config": {"retention.ms": "86400000"}}
-            }
+            clusters[first]["topics"] = {"orders": {"partitions": 3}}
             doc["flows"] = [{"source": first, "target": second, "topics": ["orders"]}]
         return doc
 
     def topology_yaml(self) -> str:
         schema = resources.files("mm2plan").joinpath("data/topology.schema.json")
         header = f"# yaml-language-server: $schema={schema}\n"
+        export = self.password_export()
+        if export:
+            header += f"# the admin password comes from the environment: {export}\n"
         return header + yaml.safe_dump(self.topology(), sort_keys=False)
 
 
@@ -129,21 +164,26 @@ def up(
     connect: bool = False,
     users: dict[str, str] | None = None,
 ) -> tuple[Sandbox, bool]:
-    """Start the lab, or return the running one (`up` twice is harmless). True when started."""
+    """Start the lab, or return the running one (`up` twice is harmless). True when started.
+
+    Starting is all or nothing: if any process fails, everything started is stopped again
+    (logs kept) and the error says why.
+    """
     existing = Sandbox.load(directory)
     if existing is not None:
         alive = existing.alive()
         if alive and all(alive.values()):
             return existing, False
         down(directory)  # half-dead: clean up and start afresh
-    if not names:
-        raise LabError("name at least one cluster, e.g. --clusters dc1,dc2")
-    if len(set(names)) != len(names):
-        raise LabError("cluster names must be different")
-    base = directory.resolve()
+    check_names(names)
+    if security not in SECURITY_MODES:
+        raise LabError(f"unknown security mode {security!r} (none | scram)")
     if users and security != "scram":
         raise LabError("--user needs --security scram (users are SCRAM credentials)")
     users = dict(users or {})
+    if ADMIN_USER in users:
+        raise LabError(f"{ADMIN_USER!r} is the lab's super user; name client users otherwise")
+    base = directory.resolve()
     if security == "scram":
         users[ADMIN_USER] = "admin-" + uuid.uuid4().hex[:16]
     clusters = [new_cluster(n, base, security, users) for n in names]
@@ -151,25 +191,34 @@ def up(
     box.save()  # before starting: `down` can always find what was launched
     try:
         start_clusters(clusters, detached=True)
+        box.save()
         if security == "scram":
             box.password_file.write_text(users[ADMIN_USER])
             os.chmod(box.password_file, 0o600)
         if connect:
             box.worker = new_worker("connect", base, clusters[-1])
+            box.save()
             start_worker(box.worker, detached=True)
-    finally:
         box.save()
+    except BaseException:
+        _teardown(box)  # the in-memory pids: the state file may not have the latest yet
+        raise
     return box, True
 
 
 def down(directory: Path) -> Sandbox | None:
+    """Stop every process of the lab and delete its data and state; logs stay for reading."""
     box = Sandbox.load(directory)
-    if box is None:
-        return None
+    if box is not None:
+        _teardown(box)
+    return box
+
+
+def _teardown(box: Sandbox) -> None:
     if box.worker is not None:
-        stop_pid(box.worker.pid)
+        box.worker.stop()
     stop_clusters(box.clusters)
     for c in box.clusters:
         shutil.rmtree(c.data_dir, ignore_errors=True)
+    box.password_file.unlink(missing_ok=True)
     box.state_path.unlink(missing_ok=True)
-    return box

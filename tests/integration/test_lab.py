@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import socket
 import subprocess
@@ -35,7 +34,7 @@ from mm2plan.lab.cluster import (
 )
 from mm2plan.lab.connect import MM2_CONNECTORS, ConnectWorker
 from mm2plan.lab.jars import LabError
-from mm2plan.lab.sandbox import PASSWORD_ENV
+from mm2plan.lab.sandbox import PASSWORD_ENV, Sandbox
 from mm2plan.loader import load_text
 
 Names = Callable[[str], str]
@@ -158,18 +157,15 @@ def test_connect_worker_has_mm2_connectors(connect_worker: ConnectWorker) -> Non
     assert set(MM2_CONNECTORS) <= plugins
 
 
-def sandbox_state(d: str) -> dict[str, object]:
-    state: dict[str, object] = json.loads((Path(d) / "state.json").read_text())
-    return state
-
-
 @pytest.mark.kafka
 def test_sandbox_cli_up_status_env_down(tmp_path: Path) -> None:
     runner = CliRunner()
     d = str(tmp_path / "sbx")
     r = runner.invoke(sandbox_app, ["up", "--clusters", "east,west", "--dir", d])
     assert r.exit_code == 0, r.output
-    clusters = [KafkaCluster.from_json(c) for c in sandbox_state(d)["clusters"]]  # type: ignore[attr-defined]
+    box = Sandbox.load(Path(d))
+    assert box is not None
+    clusters = box.clusters
     try:
         assert "Sandbox up in" in r.output
         assert all(pid_alive(c.pid) for c in clusters)
@@ -209,7 +205,9 @@ def test_sandbox_scram_users_and_connect(tmp_path: Path) -> None:
         assert (
             f"${{env:{PASSWORD_ENV}}}" in env.output and "export MM2PLAN_CONNECT_URL" in env.output
         )
-        (export,) = [line for line in env.output.splitlines() if f"export {PASSWORD_ENV}=" in line]
+        (export,) = [
+            ln for ln in env.output.splitlines() if ln.startswith(f"export {PASSWORD_ENV}=")
+        ]
         password = subprocess.run(
             ["bash", "-c", f'{export} && printf %s "${PASSWORD_ENV}"'],
             capture_output=True,
@@ -243,11 +241,8 @@ def test_sandbox_without_java_says_so(tmp_path: Path, monkeypatch: pytest.Monkey
         r = CliRunner().invoke(sandbox_app, args)
         assert r.exit_code == 1, r.output
         assert "Java is not on PATH" in r.output and "openjdk-17" in r.output
-        assert (
-            "Traceback" not in r.output
-            and r.exception is None
-            or isinstance(r.exception, SystemExit)
-        )
+        assert "Traceback" not in r.output
+        assert r.exception is None or isinstance(r.exception, SystemExit)
         assert r.output.count("error[lab]") == 1
 
 
