@@ -55,6 +55,9 @@ def _lab_errors(ctx: typer.Context) -> Iterator[None]:
     except LabError as exc:
         _console(ctx, err=True).print(error_text("lab", str(exc)))
         raise typer.Exit(ExitCode.ERROR) from None
+    except OSError as exc:  # an unwritable --dir, a full disk: the user's to fix, not a bug
+        _console(ctx, err=True).print(error_text("lab", f"{exc.strerror or exc}: {exc.filename}"))
+        raise typer.Exit(ExitCode.ERROR) from None
 
 
 @sandbox_app.command()
@@ -143,33 +146,30 @@ def _loaded(ctx: typer.Context, directory: Path) -> sandbox.Sandbox:
     return box
 
 
+def _short(path: Path) -> str:
+    """Paths under the current directory print relative: the table stays readable."""
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
 @sandbox_app.command()
 def status(ctx: typer.Context, directory: DirOption = sandbox.DEFAULT_DIR) -> None:
     """Show each cluster and worker: pid, alive, address, log."""
     box = _loaded(ctx, directory)
     alive = box.alive()
-    table = Table("name", "kind", "pid", "alive", "address", "security", "log")
-    for c in box.clusters:
-        table.add_row(
-            c.name,
-            "kafka",
-            str(c.pid),
-            "yes" if alive[c.name] else "NO",
-            c.bootstrap_servers,
-            c.security,
-            str(c.log_path),
-        )
+    table = Table("name", "kind", "pid", "alive", "address", "security")
+    table.add_column("log", overflow="fold")
+    rows = [
+        (c.name, "kafka", c.pid, c.bootstrap_servers, c.security, c.log_path) for c in box.clusters
+    ]
     if box.worker:
         w = box.worker
-        table.add_row(
-            w.name,
-            "connect",
-            str(w.pid),
-            "yes" if alive[w.name] else "NO",
-            w.url,
-            "",
-            str(w.log_path),
-        )
+        rows.append((w.name, "connect", w.pid, w.url, w.bootstrap.security, w.log_path))
+    for name, kind, pid, address, security, log in rows:
+        ok = "[green]yes[/]" if alive[name] else "[bold red]NO[/]"
+        table.add_row(name, kind, str(pid), ok, address, security, _short(log))
     _console(ctx).print(table)
     if not all(alive.values()):
         _console(ctx, err=True).print(

@@ -472,6 +472,7 @@ def start_clusters(
 
     On any failure (or Ctrl-C) every broker started here is stopped before the error propagates.
     """
+    require_java()  # before anything is written
     libs = ensure_kafka()
     started: list[KafkaCluster] = []
     try:

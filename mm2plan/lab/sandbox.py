@@ -29,7 +29,7 @@ from mm2plan.lab.cluster import (
     stop_clusters,
 )
 from mm2plan.lab.connect import ConnectWorker, new_worker, start_worker
-from mm2plan.lab.jars import LabError
+from mm2plan.lab.jars import LabError, require_java
 
 DEFAULT_DIR = Path(".mm2plan/sandbox")
 STATE_FILE = "state.json"
@@ -183,6 +183,7 @@ def up(
     users = dict(users or {})
     if ADMIN_USER in users:
         raise LabError(f"{ADMIN_USER!r} is the lab's super user; name client users otherwise")
+    require_java()  # a missing Java leaves nothing behind
     base = directory.resolve()
     if security == "scram":
         users[ADMIN_USER] = "admin-" + uuid.uuid4().hex[:16]

@@ -244,6 +244,7 @@ def test_sandbox_without_java_says_so(tmp_path: Path, monkeypatch: pytest.Monkey
         assert "Traceback" not in r.output
         assert r.exception is None or isinstance(r.exception, SystemExit)
         assert r.output.count("error[lab]") == 1
+    assert not (tmp_path / "sbx").exists()  # nothing half-made to clean up
 
 
 def test_sandbox_usage_errors_exit_64(tmp_path: Path) -> None:
