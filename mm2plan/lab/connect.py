@@ -139,7 +139,8 @@ def start_worker(worker: ConnectWorker, timeout_s: float = 120.0, detached: bool
 
 
 def wait_worker(worker: ConnectWorker, timeout_s: float) -> None:
-    """Until `GET /connector-plugins` answers (the REST server is up and plugins are loaded)."""
+    """Until `GET /connector-plugins` answers (REST up, plugins loaded) and `GET /health` says
+    the worker joined its group: only then does creating a connector work at once."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if not worker.alive():
@@ -147,15 +148,25 @@ def wait_worker(worker: ConnectWorker, timeout_s: float) -> None:
                 f"Connect worker {worker.name} exited while starting; its log "
                 f"({worker.log_path}) ends with:\n{log_tail(worker.log_path)}"
             )
-        try:
-            worker.get("/connector-plugins", timeout=2)
+        if _answers(worker, "/connector-plugins") and _answers(worker, "/health", missing_ok=True):
             return
-        except (urllib.error.URLError, OSError, ValueError):  # not listening or not ready yet
-            time.sleep(0.2)
+        time.sleep(0.2)
     raise LabError(
         f"Connect worker {worker.name} did not answer in {timeout_s:.0f}s; its log "
         f"({worker.log_path}) ends with:\n{log_tail(worker.log_path)}"
     )
+
+
+def _answers(worker: ConnectWorker, path: str, missing_ok: bool = False) -> bool:
+    """Whether `path` answers 200; with `missing_ok` a 404 counts too (Connect < 3.9 has no
+    /health; asked after /connector-plugins answered, a 404 is no longer Jetty starting up)."""
+    try:
+        worker.get(path, timeout=2)
+    except urllib.error.HTTPError as exc:
+        return missing_ok and exc.code == 404
+    except (urllib.error.URLError, OSError, ValueError):  # not listening or not ready yet
+        return False
+    return True
 
 
 def mirror_maker_command(

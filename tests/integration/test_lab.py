@@ -155,6 +155,7 @@ def test_scram_cluster_enforces_authentication_and_acls(
 def test_connect_worker_has_mm2_connectors(connect_worker: ConnectWorker) -> None:
     plugins = {p["class"].rsplit(".", 1)[-1] for p in connect_worker.get("/connector-plugins")}
     assert set(MM2_CONNECTORS) <= plugins
+    assert connect_worker.get("/health")["status"] == "healthy"  # joined: connectors can be made
 
 
 @pytest.mark.kafka
