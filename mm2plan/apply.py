@@ -100,7 +100,7 @@ def ownership_record(change: Change, topology_name: str) -> dict[str, Any] | Non
     }
     after = dict(change.after or {})
     if change.kind in (Kind.TOPIC, Kind.INTERNAL_TOPIC):
-        rec["name"] = change.address.split('["', 1)[1].rsplit('"]', 1)[0]
+        rec["name"] = _topic_name(change)
     elif change.kind is Kind.ACL:
         rec["binding"] = after
     else:

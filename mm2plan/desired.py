@@ -15,7 +15,7 @@ from typing import Any
 from mm2plan.filters import group_filter
 from mm2plan.graph import Placement, TopologyGraph
 from mm2plan.model import Cluster, Flow, TopicSpec, Topology
-from mm2plan.naming import ReplicationPolicy
+from mm2plan.naming import BROKER_TOPICS, ReplicationPolicy
 from mm2plan.plan import topic_address
 from mm2plan.state import ALLOW, LITERAL, PREFIXED, AclBinding, LiveState
 
@@ -27,12 +27,6 @@ MM2_CONFIG_EXCLUDE = re.compile(
 )
 
 COMPACT = {"cleanup.policy": "compact"}
-KAFKA_INTERNAL = (
-    "__consumer_offsets",
-    "__transaction_state",
-    "__share_group_state",
-    "__cluster_metadata",
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,7 +75,7 @@ class DesiredState:
 
 
 def is_kafka_internal(name: str) -> bool:
-    return name in KAFKA_INTERNAL or name.startswith("__mm2plan")
+    return name in BROKER_TOPICS or name.startswith("__mm2plan")
 
 
 def discovered_topics(

@@ -17,7 +17,12 @@ import networkx as nx
 
 from mm2plan.filters import NameFilter, PatternError, topic_filter
 from mm2plan.model import Flow, Topology
-from mm2plan.naming import ReplicationPolicy, policy_for, topic_name_problem
+from mm2plan.naming import (
+    ReplicationPolicy,
+    policy_for,
+    should_replicate_topic,
+    topic_name_problem,
+)
 
 MAX_PLACEMENTS = 2_000_000
 """Stops expansion of dense meshes replicating `.*`: MM2 would copy along every simple path."""
@@ -157,7 +162,9 @@ class TopologyGraph:
         while queue:
             p = queue.popleft()
             for flow in out_flows.get(p.cluster, ()):
-                if not self._should_replicate(p.topic, flow, filters[flow.index]):
+                if not should_replicate_topic(
+                    self.policy, p.topic, flow.target, filters[flow.index].matches
+                ):
                     continue
                 remote = self.policy.format_remote_topic(flow.source, p.topic)
                 copy = Placement(
@@ -191,28 +198,6 @@ class TopologyGraph:
             self.topics.add_node(node)
             return True
         return False
-
-    def _should_replicate(self, topic: str, flow: Flow, name_filter: NameFilter) -> bool:
-        """`MirrorSourceConnector.shouldReplicateTopic`: matched or heartbeats, not internal,
-        not a cycle."""
-        return (
-            (name_filter.matches(topic) or self.policy.is_heartbeats_topic(topic))
-            and not self.policy.is_internal_topic(topic)
-            and not self._is_cycle(topic, flow.target)
-        )
-
-    def _is_cycle(self, topic: str, target: str) -> bool:
-        """`MirrorSourceConnector.isCycle`: walk the name's upstream chain looking for target."""
-        while True:
-            source = self.policy.topic_source(topic)
-            if source is None:
-                return False
-            if source == target:
-                return True
-            upstream = self.policy.upstream_topic(topic)
-            if upstream is None or upstream == topic:
-                return False
-            topic = upstream
 
     def placements(self) -> Iterable[Placement]:
         for arrivals in self._arrivals.values():

@@ -34,6 +34,8 @@ KAFKA_INTERNAL_TOPICS = frozenset(
     {"__consumer_offsets", "__transaction_state", "__share_group_state"}
 )
 """`Topic.isInternal`: the broker's own topics."""
+BROKER_TOPICS = KAFKA_INTERNAL_TOPICS | {"__cluster_metadata", "__remote_log_metadata"}
+"""Every topic the broker itself keeps (KRaft metadata and tiered storage too): never planned."""
 _LEGAL_TOPIC = re.compile(r"[a-zA-Z0-9._-]+")
 
 

@@ -59,17 +59,9 @@ from mm2plan.kafka.port import (
     Results,
 )
 from mm2plan.model import Cluster, Secret, SecretResolutionError, reveal
+from mm2plan.naming import BROKER_TOPICS
 from mm2plan.state import AclBinding, LiveCluster, LiveTopic, canonical_json
 
-KAFKA_INTERNAL = frozenset(
-    {
-        "__consumer_offsets",
-        "__transaction_state",
-        "__share_group_state",
-        "__cluster_metadata",
-        "__remote_log_metadata",
-    }
-)
 """Kafka's own topics: never planned, so never read. mm2plan's and MM2's are read (the planner
 decides what they mean)."""
 
@@ -333,7 +325,7 @@ class ConfluentClusterAdmin:
         md = self._settled_metadata()
         shapes: dict[str, tuple[int, int]] = {}
         for name, t in md.topics.items():
-            if name in KAFKA_INTERNAL or (t.error is not None and not t.partitions):
+            if name in BROKER_TOPICS or (t.error is not None and not t.partitions):
                 continue
             parts = t.partitions
             shapes[name] = (len(parts), len(parts[0].replicas) if 0 in parts else 0)

@@ -9,10 +9,11 @@ from collections.abc import Callable, Iterator
 import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
 
-from mm2plan.kafka.confluent import KAFKA_INTERNAL, ConfluentClusterAdmin, confluent_admin_factory
+from mm2plan.kafka.confluent import ConfluentClusterAdmin, confluent_admin_factory
 from mm2plan.kafka.port import LOCK_TOPIC, ClusterError, LockHeld, NewTopic
 from mm2plan.lab.cluster import KafkaCluster, free_port
 from mm2plan.model import Cluster, Secret
+from mm2plan.naming import BROKER_TOPICS
 from mm2plan.state import PREFIXED, AclBinding
 
 pytestmark = pytest.mark.kafka
@@ -79,7 +80,7 @@ def test_read_state_reads_shape_overrides_data_and_no_acls_without_authorizer(
     assert live.topics[full].has_data is True
     assert (live.topics[empty].partitions, live.topics[empty].config) == (1, {})
     assert live.topics[empty].has_data is False
-    assert not KAFKA_INTERNAL & set(live.topics)
+    assert not BROKER_TOPICS & set(live.topics)
     assert live.acls is None  # the plaintext lab brokers run no authorizer
 
 
