@@ -24,7 +24,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from mm2plan.validate import validate_file  # noqa: E402
+from mm2plan.topology.validate import validate_file  # noqa: E402
 
 SIZES = {"small": (5, 10, 100), "big": (20, 60, 2_000), "huge": (50, 200, 10_000)}
 
@@ -107,11 +107,11 @@ def wait_usable(admin: Any, names: list[str], timeout_s: float = 300) -> None:
 def bench_kafka() -> list[tuple[str, float, float]]:
     from confluent_kafka.admin import AdminClient, NewTopic
 
-    from mm2plan.kafka.confluent import confluent_admin_factory
+    from mm2plan.adapters.kafka.confluent import confluent_admin_factory
+    from mm2plan.execution.live import read_live
     from mm2plan.lab.cluster import new_cluster, start_clusters, stop_clusters
-    from mm2plan.live import read_live
-    from mm2plan.loader import load_text
-    from mm2plan.planner import make_plan
+    from mm2plan.planning.planner import make_plan
+    from mm2plan.topology.loader import load_text
 
     rows = []
     with tempfile.TemporaryDirectory() as d:
@@ -147,7 +147,7 @@ def bench_kafka() -> list[tuple[str, float, float]]:
             base_s = best_of(lambda: raw.list_topics(timeout=60), 2)
             rows.append((f"plan: {n} live topics -> {len(plan.effective)} changes", plan_s, base_s))
 
-            from mm2plan.apply import Applier
+            from mm2plan.execution.apply import Applier
 
             # Apply 1,000 remote topics on dc2; the baseline creates 1,000 on the equally fresh
             # dc3. Both clocks stop when every partition has a leader (the topics are usable).

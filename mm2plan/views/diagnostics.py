@@ -10,8 +10,8 @@ from typing import Any
 
 from rich.text import Text
 
-from mm2plan.diagnostics import Diagnostic, Severity
-from mm2plan.model import has_reference, is_sensitive_key
+from mm2plan.core.diagnostics import Diagnostic, Severity
+from mm2plan.core.model import has_reference, is_sensitive_key
 
 FORMAT_VERSION = "1"
 SourceLines = Callable[[str], Sequence[str] | None]

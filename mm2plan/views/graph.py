@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from mm2plan.graph import Placement, TopologyGraph
+from mm2plan.core.graph import Placement, TopologyGraph
 from mm2plan.views.diagnostics import FORMAT_VERSION
 
 

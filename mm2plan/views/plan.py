@@ -9,8 +9,8 @@ from typing import Any
 
 from rich.text import Text
 
-from mm2plan.apply import ApplyReport, ChangeResult, Status
-from mm2plan.plan import Action, Change, Kind, Plan
+from mm2plan.execution.apply import ApplyReport, ChangeResult, Status
+from mm2plan.planning.plan import Action, Change, Kind, Plan
 
 _STYLE = {
     Action.CREATE: "green",

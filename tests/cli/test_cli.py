@@ -12,10 +12,10 @@ from rich.console import Console
 from typer.testing import CliRunner
 
 from mm2plan import __version__
+from mm2plan.adapters.memory import MemoryAdmin, MemoryCluster
 from mm2plan.cli import Env, app
-from mm2plan.exit_codes import ExitCode
-from mm2plan.kafka.memory import MemoryAdmin, MemoryCluster
-from mm2plan.model import Cluster
+from mm2plan.cli.exit_codes import ExitCode
+from mm2plan.core.model import Cluster
 
 ROOT = Path(__file__).parents[2]
 EXAMPLES = ROOT / "examples"

@@ -9,12 +9,12 @@ from collections.abc import Callable, Iterator
 import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
 
-from mm2plan.kafka.confluent import ConfluentClusterAdmin, confluent_admin_factory
-from mm2plan.kafka.port import LOCK_TOPIC, ClusterError, LockHeld, NewTopic
+from mm2plan.adapters.kafka.confluent import ConfluentClusterAdmin, confluent_admin_factory
+from mm2plan.core.model import Cluster, Secret
+from mm2plan.core.naming import BROKER_TOPICS
+from mm2plan.core.resources import PREFIXED, AclBinding
 from mm2plan.lab.cluster import KafkaCluster, free_port
-from mm2plan.model import Cluster, Secret
-from mm2plan.naming import BROKER_TOPICS
-from mm2plan.state import PREFIXED, AclBinding
+from mm2plan.ports.cluster import LOCK_TOPIC, ClusterError, LockHeld, NewTopic
 
 pytestmark = pytest.mark.kafka
 

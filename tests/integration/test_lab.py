@@ -22,8 +22,8 @@ from confluent_kafka.admin import (
 )
 from typer.testing import CliRunner
 
+from mm2plan.cli.sandbox import sandbox_app
 from mm2plan.lab import cluster as lab_cluster
-from mm2plan.lab.cli import sandbox_app
 from mm2plan.lab.cluster import (
     KafkaCluster,
     new_cluster,
@@ -35,7 +35,7 @@ from mm2plan.lab.cluster import (
 from mm2plan.lab.connect import MM2_CONNECTORS, ConnectWorker
 from mm2plan.lab.jars import LabError
 from mm2plan.lab.sandbox import PASSWORD_ENV, Sandbox
-from mm2plan.loader import load_text
+from mm2plan.topology.loader import load_text
 
 Names = Callable[[str], str]
 

@@ -12,12 +12,12 @@ import pytest
 from confluent_kafka import Consumer, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
+from mm2plan.core.naming import DefaultReplicationPolicy
+from mm2plan.core.resources import LiveState
 from mm2plan.lab.cluster import KafkaCluster, stop_pid
 from mm2plan.lab.connect import mirror_maker_command
-from mm2plan.loader import load_text
-from mm2plan.naming import DefaultReplicationPolicy
-from mm2plan.planner import make_plan
-from mm2plan.state import LiveState
+from mm2plan.planning.planner import make_plan
+from mm2plan.topology.loader import load_text
 
 pytestmark = pytest.mark.kafka
 

@@ -17,11 +17,11 @@ import pytest
 from rich.console import Console
 from typer.testing import CliRunner
 
+from mm2plan.adapters.kafka.confluent import confluent_admin_factory
 from mm2plan.cli import Env, app
-from mm2plan.exit_codes import ExitCode
-from mm2plan.kafka.confluent import confluent_admin_factory
+from mm2plan.cli.exit_codes import ExitCode
 from mm2plan.lab.cluster import KafkaCluster
-from mm2plan.loader import load_text
+from mm2plan.topology.loader import load_text
 
 pytestmark = pytest.mark.kafka
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from mm2plan.validate import validate_file
+from mm2plan.topology.validate import validate_file
 
 CASES = Path(__file__).parents[1] / "cases"
 DIAG_CASES = sorted(p.parent for p in CASES.glob("*/diagnostics.txt"))

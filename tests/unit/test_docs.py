@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from mm2plan.exit_codes import ExitCode
+from mm2plan.cli.exit_codes import ExitCode
 
 README = (Path(__file__).parents[2] / "README.md").read_text()
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from mm2plan.validate import validate_file
+from mm2plan.topology.validate import validate_file
 
 EXAMPLES = Path(__file__).parents[2] / "examples"
 VALID = sorted(EXAMPLES.glob("*.yaml"))

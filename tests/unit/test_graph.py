@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import yaml
 
-from mm2plan.graph import TopologyGraph
-from mm2plan.loader import load_text
+from mm2plan.core.graph import TopologyGraph
+from mm2plan.topology.loader import load_text
 
 
 def graph(

@@ -7,12 +7,12 @@ import yaml
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from mm2plan.apply import Applier
-from mm2plan.kafka.memory import MemoryAdmin, MemoryCluster
-from mm2plan.live import read_live
-from mm2plan.loader import load_text
-from mm2plan.planner import make_plan
-from mm2plan.validate import validate_loaded
+from mm2plan.adapters.memory import MemoryAdmin, MemoryCluster
+from mm2plan.execution.apply import Applier
+from mm2plan.execution.live import read_live
+from mm2plan.planning.planner import make_plan
+from mm2plan.topology.loader import load_text
+from mm2plan.topology.validate import validate_loaded
 
 aliases = st.sampled_from(["a", "b", "c", "d"])
 topic_names = st.sampled_from(["orders", "payments", "events.click", "audit_log", "x"])

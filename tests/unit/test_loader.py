@@ -8,10 +8,10 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mm2plan import loader
-from mm2plan.loader import load_bytes, load_text, to_document
-from mm2plan.model import Secret
-from mm2plan.validate import validate_loaded
+from mm2plan.core.model import Secret
+from mm2plan.topology import loader
+from mm2plan.topology.loader import load_bytes, load_text, to_document
+from mm2plan.topology.validate import validate_loaded
 
 OK = """version: 1
 clusters:
@@ -198,7 +198,7 @@ def test_dump_then_load_gives_the_same_topology(text: str) -> None:
 @given(st.one_of(topologies(), st.dictionaries(_keys, _values, max_size=6).map(yaml.safe_dump)))
 def test_fast_schema_check_agrees_with_jsonschema(text: str) -> None:
     """The compiled fast path may only say "valid" when jsonschema finds no error."""
-    from mm2plan.schema import is_valid_fast, topology_validator
+    from mm2plan.topology.schema import is_valid_fast, topology_validator
 
     doc = yaml.safe_load(text)
     assert is_valid_fast(doc) == (not list(topology_validator().iter_errors(doc)))

@@ -1,4 +1,4 @@
-"""mm2plan.naming against Apache Kafka 4.x, case for case.
+"""mm2plan.core.naming against Apache Kafka 4.x, case for case.
 
 Each block names the Java test it ports (connect/mirror-client's ReplicationPolicyTest and
 MirrorClientTest, connect/mirror's MirrorSourceConnectorTest, as of Kafka 4.x). The "quirk" tables
@@ -16,7 +16,7 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from mm2plan.naming import (
+from mm2plan.core.naming import (
     KAFKA_INTERNAL_TOPICS,
     MAX_TOPIC_NAME_LENGTH,
     DefaultReplicationPolicy,

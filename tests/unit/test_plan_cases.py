@@ -13,13 +13,13 @@ from pathlib import Path
 
 import pytest
 
-from mm2plan.apply import Applier, ApplyRefused, check_applicable
-from mm2plan.kafka.memory import MemoryAdmin, MemoryCluster
-from mm2plan.live import read_live
-from mm2plan.loader import load_text
-from mm2plan.model import Topology
-from mm2plan.planner import make_plan
-from mm2plan.state import LiveState
+from mm2plan.adapters.memory import MemoryAdmin, MemoryCluster
+from mm2plan.core.model import Topology
+from mm2plan.core.resources import LiveState
+from mm2plan.execution.apply import Applier, ApplyRefused, check_applicable
+from mm2plan.execution.live import read_live
+from mm2plan.planning.planner import make_plan
+from mm2plan.topology.loader import load_text
 from mm2plan.views.diagnostics import render_text
 from mm2plan.views.plan import render_human
 

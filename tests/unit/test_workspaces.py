@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from mm2plan.apply import Applier
-from mm2plan.kafka.memory import MemoryAdmin, MemoryCluster
-from mm2plan.live import read_live
-from mm2plan.loader import load_text
-from mm2plan.model import Topology
-from mm2plan.planner import make_plan
+from mm2plan.adapters.memory import MemoryAdmin, MemoryCluster
+from mm2plan.core.model import Topology
+from mm2plan.execution.apply import Applier
+from mm2plan.execution.live import read_live
+from mm2plan.planning.planner import make_plan
+from mm2plan.topology.loader import load_text
 
 TEAM = """version: 1
 name: {name}
@@ -51,7 +51,7 @@ def test_a_topic_owned_by_another_topology_is_an_error() -> None:
 def test_data_in_an_unowned_topic_does_not_make_a_plan_stale() -> None:
     from dataclasses import replace
 
-    from mm2plan.state import LiveCluster, LiveState, LiveTopic
+    from mm2plan.core.resources import LiveCluster, LiveState, LiveTopic
 
     t = topo("team-a", "orders")
     empty = LiveState(

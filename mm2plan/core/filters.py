@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from functools import cache
 
-from mm2plan.model import Flow
+from mm2plan.core.model import Flow
 
 
 class PatternError(ValueError):

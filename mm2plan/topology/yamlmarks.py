@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-from mm2plan.diagnostics import Diagnostic, SourceRange, error
+from mm2plan.core.diagnostics import Diagnostic, SourceRange, error
 
 MAX_DEPTH = 64
 MAX_NODES = 5_000_000

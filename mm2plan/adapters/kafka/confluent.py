@@ -48,7 +48,10 @@ from confluent_kafka.admin import (
     NewTopic as CkNewTopic,
 )
 
-from mm2plan.kafka.port import (
+from mm2plan.core.model import Cluster, Secret, SecretResolutionError, reveal
+from mm2plan.core.naming import BROKER_TOPICS
+from mm2plan.core.resources import AclBinding, LiveCluster, LiveTopic, canonical_json
+from mm2plan.ports.cluster import (
     LOCK_TOPIC,
     STATE_TOPIC,
     AclResults,
@@ -58,9 +61,6 @@ from mm2plan.kafka.port import (
     OpError,
     Results,
 )
-from mm2plan.model import Cluster, Secret, SecretResolutionError, reveal
-from mm2plan.naming import BROKER_TOPICS
-from mm2plan.state import AclBinding, LiveCluster, LiveTopic, canonical_json
 
 """Kafka's own topics: never planned, so never read. mm2plan's and MM2's are read (the planner
 decides what they mean)."""

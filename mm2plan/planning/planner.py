@@ -12,16 +12,17 @@ from collections.abc import Mapping
 from dataclasses import asdict, replace
 from typing import Any
 
-from mm2plan.desired import (
+from mm2plan.core.diagnostics import Diagnostic, error, warning
+from mm2plan.core.model import DEFAULT_TOPOLOGY_NAME, Topology
+from mm2plan.core.resources import AclBinding, LiveCluster, LiveState, LiveTopic, fingerprint
+from mm2plan.planning.desired import (
     DesiredState,
     DesiredTopic,
     build_desired,
     config_after_apply,
     is_kafka_internal,
 )
-from mm2plan.diagnostics import Diagnostic, error, warning
-from mm2plan.model import DEFAULT_TOPOLOGY_NAME, Topology
-from mm2plan.plan import (
+from mm2plan.planning.plan import (
     Action,
     Change,
     Kind,
@@ -31,8 +32,7 @@ from mm2plan.plan import (
     select,
     topic_address,
 )
-from mm2plan.state import AclBinding, LiveCluster, LiveState, LiveTopic, fingerprint
-from mm2plan.yamlmarks import join_path
+from mm2plan.topology.yamlmarks import join_path
 
 
 def topology_doc(topology: Topology) -> Any:

@@ -21,17 +21,23 @@ import typer
 from rich.console import Console
 
 from mm2plan import __version__
-from mm2plan.apply import Applier, ApplyRefused, ChangeResult, check_applicable, lock_holder
-from mm2plan.diagnostics import Diagnostic, Diagnostics
-from mm2plan.exit_codes import ExitCode
-from mm2plan.kafka.port import AdminFactory, ClusterAdmin, ClusterError
-from mm2plan.lab.cli import sandbox_app
-from mm2plan.live import LiveReadError, read_live
-from mm2plan.loader import DEFAULT_FILE
-from mm2plan.model import Cluster, Topology
-from mm2plan.plan import Plan, PlanFileError, load_plan, save_plan
-from mm2plan.planner import make_destroy_plan, make_plan
-from mm2plan.validate import Validation, validate_file
+from mm2plan.cli.exit_codes import ExitCode
+from mm2plan.cli.sandbox import sandbox_app
+from mm2plan.core.diagnostics import Diagnostic, Diagnostics
+from mm2plan.core.model import Cluster, Topology
+from mm2plan.execution.apply import (
+    Applier,
+    ApplyRefused,
+    ChangeResult,
+    check_applicable,
+    lock_holder,
+)
+from mm2plan.execution.live import LiveReadError, read_live
+from mm2plan.planning.plan import Plan, PlanFileError, load_plan, save_plan
+from mm2plan.planning.planner import make_destroy_plan, make_plan
+from mm2plan.ports.cluster import AdminFactory, ClusterAdmin, ClusterError
+from mm2plan.topology.loader import DEFAULT_FILE
+from mm2plan.topology.validate import Validation, validate_file
 from mm2plan.views import diagnostics as diag_view
 from mm2plan.views import graph as graph_view
 from mm2plan.views import plan as plan_view
@@ -53,7 +59,7 @@ _usage_errors_exit_64()
 
 
 def _default_admin_factory(cluster: Cluster) -> ClusterAdmin:
-    from mm2plan.kafka.confluent import confluent_admin_factory
+    from mm2plan.adapters.kafka.confluent import confluent_admin_factory
 
     admin: ClusterAdmin = confluent_admin_factory(cluster)
     return admin

@@ -9,13 +9,13 @@ from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from mm2plan.diagnostics import Diagnostic, Diagnostics, error, warning
-from mm2plan.filters import PatternError, compile_pattern
-from mm2plan.graph import Placement, TopologyGraph
-from mm2plan.loader import LoadResult, load_file
-from mm2plan.model import Secret, Topology
-from mm2plan.naming import MAX_TOPIC_NAME_LENGTH, topic_name_problem, unify_collision_chars
-from mm2plan.yamlmarks import join_path
+from mm2plan.core.diagnostics import Diagnostic, Diagnostics, error, warning
+from mm2plan.core.filters import PatternError, compile_pattern
+from mm2plan.core.graph import Placement, TopologyGraph
+from mm2plan.core.model import Secret, Topology
+from mm2plan.core.naming import MAX_TOPIC_NAME_LENGTH, topic_name_problem, unify_collision_chars
+from mm2plan.topology.loader import LoadResult, load_file
+from mm2plan.topology.yamlmarks import join_path
 
 PATTERN_FIELDS = ("topics", "topics_exclude", "groups", "groups_exclude")
 

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 
 import networkx as nx
 
-from mm2plan.filters import NameFilter, PatternError, topic_filter
-from mm2plan.model import Flow, Topology
-from mm2plan.naming import (
+from mm2plan.core.filters import NameFilter, PatternError, topic_filter
+from mm2plan.core.model import Flow, Topology
+from mm2plan.core.naming import (
     ReplicationPolicy,
     policy_for,
     should_replicate_topic,

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mm2plan.diagnostics import SourceRange
+from mm2plan.core.diagnostics import SourceRange
 
 # MM2's own defaults (MirrorSourceConfig / MirrorCheckpointConfig, Kafka 4.x): used when a flow
 # leaves `topics_exclude` / `groups_exclude` out, so a flow means what the same MM2 config means.

@@ -11,8 +11,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from mm2plan.model import Cluster
-from mm2plan.state import AclBinding, LiveCluster
+from mm2plan.core.model import Cluster
+from mm2plan.core.resources import AclBinding, LiveCluster
 
 STATE_TOPIC = "__mm2plan.state"
 """Compacted topic on each cluster: mm2plan's ownership records, key = resource address."""

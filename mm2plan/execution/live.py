@@ -6,8 +6,8 @@ from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
-from mm2plan.kafka.port import LOCK_TOPIC, STATE_TOPIC, ClusterAdmin, ClusterError
-from mm2plan.state import LiveCluster, LiveState
+from mm2plan.core.resources import LiveCluster, LiveState
+from mm2plan.ports.cluster import LOCK_TOPIC, STATE_TOPIC, ClusterAdmin, ClusterError
 
 
 class LiveReadError(Exception):

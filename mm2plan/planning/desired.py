@@ -12,12 +12,12 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from mm2plan.filters import group_filter
-from mm2plan.graph import Placement, TopologyGraph
-from mm2plan.model import Cluster, Flow, TopicSpec, Topology
-from mm2plan.naming import BROKER_TOPICS, ReplicationPolicy
-from mm2plan.plan import topic_address
-from mm2plan.state import ALLOW, LITERAL, PREFIXED, AclBinding, LiveState
+from mm2plan.core.filters import group_filter
+from mm2plan.core.graph import Placement, TopologyGraph
+from mm2plan.core.model import Cluster, Flow, TopicSpec, Topology
+from mm2plan.core.naming import BROKER_TOPICS, ReplicationPolicy
+from mm2plan.core.resources import ALLOW, LITERAL, PREFIXED, AclBinding, LiveState
+from mm2plan.planning.plan import topic_address
 
 # MM2's DefaultConfigPropertyFilter: topic configs it never copies to remote topics.
 MM2_CONFIG_EXCLUDE = re.compile(

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mm2plan.diagnostics import Diagnostic, Diagnostics, SourceRange, error
-from mm2plan.model import (
+from mm2plan.core.diagnostics import Diagnostic, Diagnostics, SourceRange, error
+from mm2plan.core.model import (
     DEFAULT_TOPOLOGY_NAME,
     MM2_DEFAULT_GROUPS,
     MM2_DEFAULT_GROUPS_EXCLUDE,
@@ -31,8 +31,8 @@ from mm2plan.model import (
     Topology,
     config_value,
 )
-from mm2plan.schema import is_valid_fast, subschema_properties, topology_validator
-from mm2plan.yamlmarks import join_path, load_yaml
+from mm2plan.topology.schema import is_valid_fast, subschema_properties, topology_validator
+from mm2plan.topology.yamlmarks import join_path, load_yaml
 
 if TYPE_CHECKING:  # jsonschema is imported only when a file is invalid
     from jsonschema import ValidationError

@@ -15,7 +15,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from mm2plan.diagnostics import Diagnostic, Severity, SourceRange
+from mm2plan.core.diagnostics import Diagnostic, Severity, SourceRange
 
 PLAN_FORMAT_VERSION = "1"
 

@@ -16,7 +16,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from mm2plan.exit_codes import ExitCode
+from mm2plan.cli.exit_codes import ExitCode
 from mm2plan.lab import sandbox
 from mm2plan.lab.cluster import ADMIN_USER
 from mm2plan.lab.jars import KAFKA_VERSION, LabError, ensure_kafka

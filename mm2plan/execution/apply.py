@@ -19,10 +19,10 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from mm2plan.kafka.port import ClusterAdmin, ClusterError, NewTopic, OpError
-from mm2plan.model import DEFAULT_TOPOLOGY_NAME
-from mm2plan.plan import Action, Change, Kind, Plan
-from mm2plan.state import AclBinding
+from mm2plan.core.model import DEFAULT_TOPOLOGY_NAME
+from mm2plan.core.resources import AclBinding
+from mm2plan.planning.plan import Action, Change, Kind, Plan
+from mm2plan.ports.cluster import ClusterAdmin, ClusterError, NewTopic, OpError
 
 
 class Status(StrEnum):

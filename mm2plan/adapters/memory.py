@@ -8,7 +8,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from mm2plan.kafka.port import (
+from mm2plan.core.resources import AclBinding, LiveCluster, LiveTopic
+from mm2plan.ports.cluster import (
     LOCK_TOPIC,
     STATE_TOPIC,
     AclResults,
@@ -18,7 +19,6 @@ from mm2plan.kafka.port import (
     OpError,
     Results,
 )
-from mm2plan.state import AclBinding, LiveCluster, LiveTopic
 
 
 @dataclass
