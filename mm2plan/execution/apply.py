@@ -8,10 +8,6 @@ plan sees what was done and finishes the job.
 
 from __future__ import annotations
 
-import getpass
-import os
-import socket
-import time
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -21,6 +17,7 @@ from typing import Any
 
 from mm2plan.core.model import DEFAULT_TOPOLOGY_NAME
 from mm2plan.core.resources import AclBinding
+from mm2plan.execution.errors import Refused
 from mm2plan.planning.plan import Action, Change, Kind, Plan
 from mm2plan.ports.cluster import ClusterAdmin, ClusterError, NewTopic, OpError
 
@@ -54,12 +51,11 @@ class ApplyReport:
 Progress = Callable[[ChangeResult], None]
 
 
-class ApplyRefused(Exception):
+class ApplyRefused(Refused):
     """The plan cannot be applied as asked (destroys data without --allow-destroy, errors)."""
 
     def __init__(self, message: str, hint: str) -> None:
-        super().__init__(message)
-        self.hint = hint
+        super().__init__("apply-refused", message, hint)
 
 
 def check_applicable(plan: Plan, allow_destroy: bool) -> None:
@@ -78,16 +74,6 @@ def check_applicable(plan: Plan, allow_destroy: bool) -> None:
             f"the plan deletes {len(deletes)} topic(s){detail}",
             "re-run with --allow-destroy if losing them is intended",
         )
-
-
-def lock_holder(command: str) -> dict[str, Any]:
-    return {
-        "host": socket.gethostname(),
-        "pid": os.getpid(),
-        "user": getpass.getuser(),
-        "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "command": command,
-    }
 
 
 def ownership_record(change: Change, topology_name: str) -> dict[str, Any] | None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
@@ -18,7 +18,11 @@ class LiveReadError(Exception):
         self.errors = errors
 
 
-def read_live(admins: Mapping[str, ClusterAdmin]) -> LiveState:
+ClusterRead = Callable[[str], None]
+"""Told each cluster's alias as soon as that cluster has been read (for a progress display)."""
+
+
+def read_live(admins: Mapping[str, ClusterAdmin], progress: ClusterRead | None = None) -> LiveState:
     """Concurrently: planning 10 clusters costs about as much as the slowest one."""
     if not admins:
         return LiveState({})
@@ -28,6 +32,9 @@ def read_live(admins: Mapping[str, ClusterAdmin]) -> LiveState:
             return admin.read_state()
         except ClusterError as exc:
             return exc
+        finally:
+            if progress is not None:
+                progress(admin.alias)
 
     with ThreadPoolExecutor(max_workers=min(8, len(admins))) as pool:
         results = dict(zip(admins, pool.map(read, admins.values()), strict=True))
