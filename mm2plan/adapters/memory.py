@@ -8,17 +8,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from mm2plan.core.bookkeeping import LOCK_TOPIC, STATE_TOPIC
 from mm2plan.core.resources import AclBinding, LiveCluster, LiveTopic
-from mm2plan.ports.cluster import (
-    LOCK_TOPIC,
-    STATE_TOPIC,
-    AclResults,
-    ClusterError,
-    LockHeld,
-    NewTopic,
-    OpError,
-    Results,
-)
+from mm2plan.ports.cluster import AclResults, ClusterError, LockHeld, NewTopic, OpError, Results
 
 
 @dataclass

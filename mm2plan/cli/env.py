@@ -10,14 +10,14 @@ import typer
 from rich.console import Console
 
 from mm2plan.core.model import Cluster
-from mm2plan.ports.cluster import AdminFactory, ClusterAdmin
+from mm2plan.ports.cluster import ClusterConnection, ConnectionFactory
 
 
-def _default_admin_factory(cluster: Cluster) -> ClusterAdmin:
+def _default_admin_factory(cluster: Cluster) -> ClusterConnection:
     """confluent-kafka is imported only by commands that talk to a cluster."""
     from mm2plan.adapters.kafka.confluent import confluent_admin_factory
 
-    admin: ClusterAdmin = confluent_admin_factory(cluster)
+    admin: ClusterConnection = confluent_admin_factory(cluster)
     return admin
 
 
@@ -29,7 +29,7 @@ class Env:
     err: Console = field(
         default_factory=lambda: Console(stderr=True, highlight=False, soft_wrap=True)
     )
-    admin_factory: AdminFactory = _default_admin_factory
+    admin_factory: ConnectionFactory = _default_admin_factory
     stdin_isatty: Callable[[], bool] = field(
         default=lambda: sys.stdin is not None and not sys.stdin.closed and sys.stdin.isatty()
     )

@@ -13,13 +13,13 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol
 
 from mm2plan.core.model import DEFAULT_TOPOLOGY_NAME
 from mm2plan.core.resources import AclBinding
 from mm2plan.execution.errors import Refused
 from mm2plan.planning.plan import Action, Change, Kind, Plan
-from mm2plan.ports.cluster import ClusterAdmin, ClusterError, NewTopic, OpError
+from mm2plan.ports.cluster import ClusterAdmin, ClusterError, NewTopic, OpError, OwnershipStore
 
 
 class Status(StrEnum):
@@ -51,6 +51,10 @@ class ApplyReport:
 Progress = Callable[[ChangeResult], None]
 
 
+class ClusterWriter(ClusterAdmin, OwnershipStore, Protocol):
+    """What apply needs of a cluster: its admin, and its ownership records."""
+
+
 class ApplyRefused(Refused):
     """The plan cannot be applied as asked (destroys data without --allow-destroy, errors)."""
 
@@ -64,8 +68,7 @@ def check_applicable(plan: Plan, allow_destroy: bool) -> None:
     deletes = [
         c
         for c in plan.effective
-        if c.action in (Action.DELETE, Action.REPLACE)
-        and c.kind in (Kind.TOPIC, Kind.INTERNAL_TOPIC)
+        if c.action is Action.DELETE and c.kind in (Kind.TOPIC, Kind.INTERNAL_TOPIC)
     ]
     if deletes and not allow_destroy:
         data = [c.address for c in deletes if c.destroys_data]
@@ -98,7 +101,7 @@ def ownership_record(change: Change, topology_name: str) -> dict[str, Any] | Non
 class Applier:
     def __init__(
         self,
-        admins: Mapping[str, ClusterAdmin],
+        admins: Mapping[str, ClusterWriter],
         parallelism: int = 4,
         progress: Progress | None = None,
         owner: str = DEFAULT_TOPOLOGY_NAME,

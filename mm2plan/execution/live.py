@@ -6,8 +6,9 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
+from mm2plan.core.bookkeeping import is_bookkeeping_topic
 from mm2plan.core.resources import LiveCluster, LiveState
-from mm2plan.ports.cluster import LOCK_TOPIC, STATE_TOPIC, ClusterAdmin, ClusterError
+from mm2plan.ports.cluster import ClusterError, ClusterReader
 
 
 class LiveReadError(Exception):
@@ -22,12 +23,14 @@ ClusterRead = Callable[[str], None]
 """Told each cluster's alias as soon as that cluster has been read (for a progress display)."""
 
 
-def read_live(admins: Mapping[str, ClusterAdmin], progress: ClusterRead | None = None) -> LiveState:
+def read_live(
+    admins: Mapping[str, ClusterReader], progress: ClusterRead | None = None
+) -> LiveState:
     """Concurrently: planning 10 clusters costs about as much as the slowest one."""
     if not admins:
         return LiveState({})
 
-    def read(admin: ClusterAdmin) -> LiveCluster | ClusterError:
+    def read(admin: ClusterReader) -> LiveCluster | ClusterError:
         try:
             return admin.read_state()
         except ClusterError as exc:
@@ -45,9 +48,7 @@ def read_live(admins: Mapping[str, ClusterAdmin], progress: ClusterRead | None =
     # the lock exists only while an apply runs, and taking it creates the ownership topic.
     return LiveState(
         {
-            a: replace(
-                r, topics={n: t for n, t in r.topics.items() if n not in (LOCK_TOPIC, STATE_TOPIC)}
-            )
+            a: replace(r, topics={n: t for n, t in r.topics.items() if not is_bookkeeping_topic(n)})
             for a, r in results.items()
             if isinstance(r, LiveCluster)
         }

@@ -21,9 +21,9 @@ from mm2plan.execution.errors import Refused
 from mm2plan.execution.live import ClusterRead, read_live
 from mm2plan.planning.plan import Plan, load_plan
 from mm2plan.planning.planner import make_destroy_plan, make_plan
-from mm2plan.ports.cluster import AdminFactory, ClusterAdmin, ClusterError
+from mm2plan.ports.cluster import ClusterConnection, ClusterError, ConnectionFactory
 
-Admins = dict[str, ClusterAdmin]
+Admins = dict[str, ClusterConnection]
 
 
 def lock_holder(command: str) -> dict[str, Any]:
@@ -38,7 +38,7 @@ def lock_holder(command: str) -> dict[str, Any]:
 
 
 @contextmanager
-def connected(topology: Topology, factory: AdminFactory) -> Iterator[Admins]:
+def connected(topology: Topology, factory: ConnectionFactory) -> Iterator[Admins]:
     """One admin per cluster for the session's lifetime, all closed at its end."""
     admins: Admins = {}
     try:
@@ -59,7 +59,7 @@ def locked(
 ) -> Iterator[None]:
     """The apply lock on every cluster, taken in sorted order so two applies cannot deadlock.
     A lock that cannot be released is reported, not raised: the work under it is done."""
-    held: list[ClusterAdmin] = []
+    held: list[ClusterConnection] = []
     try:
         for alias in sorted(admins):
             admins[alias].acquire_lock(lock_holder(command), force=force_unlock)

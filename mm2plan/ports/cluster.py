@@ -1,8 +1,9 @@
-"""The ports between the core and Kafka: Protocols, request values and domain errors.
+"""The cluster ports: reader, admin writer, ownership store; their request values and errors.
 
-The planner and applier see only these; `kafka/confluent.py` implements them on confluent-kafka
-and `kafka/memory.py` in memory for tests. Per-resource results come back as `OpError | None`
-so one bad topic never hides the outcome of the others in the same batch.
+Execution sees only these; `adapters/kafka` implements them on confluent-kafka and
+`adapters/memory.py` in memory for tests; one contract suite runs the same cases on both.
+Per-resource results come back as `OpError | None` so one bad topic never hides the outcome of
+the others in the same batch.
 """
 
 from __future__ import annotations
@@ -13,11 +14,6 @@ from typing import Any, Protocol
 
 from mm2plan.core.model import Cluster
 from mm2plan.core.resources import AclBinding, LiveCluster
-
-STATE_TOPIC = "__mm2plan.state"
-"""Compacted topic on each cluster: mm2plan's ownership records, key = resource address."""
-LOCK_TOPIC = "__mm2plan.lock"
-"""Exists while an apply runs: CreateTopics is atomic, so creating it is the lock."""
 
 
 class ClusterError(Exception):
@@ -68,16 +64,28 @@ Results = Mapping[str, OpError | None]
 AclResults = Mapping[AclBinding, OpError | None]
 
 
-class ClusterAdmin(Protocol):
-    """Reads and changes one cluster. Every method may raise ClusterError for the whole call."""
+class ClusterReader(Protocol):
+    """Reads one cluster: what plan and status need, and all they may do."""
 
     alias: str
 
-    def read_state(self) -> LiveCluster: ...
+    def read_state(self) -> LiveCluster:
+        """Topics (with their own config overrides and whether they hold data), ACLs (None
+        without an authorizer) and mm2plan's ownership records. Raises ClusterError."""
+        ...
+
+
+class ClusterAdmin(Protocol):
+    """Changes one cluster's topics and ACLs; each call is one batch with a result per resource
+    (None: done), and raises ClusterError only when the whole cluster failed."""
+
+    alias: str
 
     def create_topics(self, topics: Sequence[NewTopic]) -> Results: ...
 
-    def create_partitions(self, counts: Mapping[str, int]) -> Results: ...
+    def create_partitions(self, counts: Mapping[str, int]) -> Results:
+        """Counts are new totals; Kafka only grows partitions (INVALID_PARTITIONS otherwise)."""
+        ...
 
     def alter_topic_configs(self, changes: Mapping[str, Mapping[str, str | None]]) -> Results:
         """Incremental: a value sets the key on the topic, None deletes it (back to default)."""
@@ -89,6 +97,12 @@ class ClusterAdmin(Protocol):
 
     def delete_acls(self, bindings: Sequence[AclBinding]) -> AclResults: ...
 
+
+class OwnershipStore(Protocol):
+    """mm2plan's records of what it owns on one cluster, and the cluster's apply lock."""
+
+    alias: str
+
     def write_ownership(self, records: Mapping[str, Mapping[str, Any] | None]) -> None:
         """Upsert (or, with None, forget) ownership records in STATE_TOPIC, durably."""
         ...
@@ -97,9 +111,15 @@ class ClusterAdmin(Protocol):
         """Raise LockHeld if another apply holds it; with force, break that lock first."""
         ...
 
-    def release_lock(self) -> None: ...
+    def release_lock(self) -> None:
+        """Only a lock this store took and still holds; a lock broken meanwhile stays."""
+        ...
+
+
+class ClusterConnection(ClusterReader, ClusterAdmin, OwnershipStore, Protocol):
+    """Every cluster port on one set of clients: what a command opens per cluster."""
 
     def close(self) -> None: ...
 
 
-AdminFactory = Callable[[Cluster], ClusterAdmin]
+ConnectionFactory = Callable[[Cluster], ClusterConnection]

@@ -9,12 +9,13 @@ from collections.abc import Callable, Iterator
 import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
 
-from mm2plan.adapters.kafka.confluent import ConfluentClusterAdmin, confluent_admin_factory
+from mm2plan.adapters.kafka.confluent import ConfluentCluster, confluent_admin_factory
+from mm2plan.core.bookkeeping import LOCK_TOPIC
 from mm2plan.core.model import Cluster, Secret
 from mm2plan.core.naming import BROKER_TOPICS
 from mm2plan.core.resources import PREFIXED, AclBinding
 from mm2plan.lab.cluster import KafkaCluster, free_port
-from mm2plan.ports.cluster import LOCK_TOPIC, ClusterError, LockHeld, NewTopic
+from mm2plan.ports.cluster import ClusterError, LockHeld, NewTopic
 
 pytestmark = pytest.mark.kafka
 
@@ -22,11 +23,11 @@ Names = Callable[[str], str]
 PASSWORD_VAR = "MM2PLAN_TEST_SCRAM_PASSWORD"
 
 
-def plain(cluster: KafkaCluster) -> ConfluentClusterAdmin:
+def plain(cluster: KafkaCluster) -> ConfluentCluster:
     return confluent_admin_factory(Cluster(cluster.name, cluster.bootstrap_servers))
 
 
-def scram(cluster: KafkaCluster, user: str, password: str) -> ConfluentClusterAdmin:
+def scram(cluster: KafkaCluster, user: str, password: str) -> ConfluentCluster:
     """The password comes through a `${env:..}` reference, as a topology gives it."""
     config: dict[str, str | Secret] = {
         "security.protocol": "SASL_PLAINTEXT",
@@ -40,25 +41,25 @@ def scram(cluster: KafkaCluster, user: str, password: str) -> ConfluentClusterAd
 
 
 @pytest.fixture
-def dc1(kafka_clusters: dict[str, KafkaCluster]) -> Iterator[ConfluentClusterAdmin]:
+def dc1(kafka_clusters: dict[str, KafkaCluster]) -> Iterator[ConfluentCluster]:
     admin = plain(kafka_clusters["dc1"])
     yield admin
     admin.close()
 
 
 @pytest.fixture
-def secure(scram_cluster: KafkaCluster) -> Iterator[ConfluentClusterAdmin]:
+def secure(scram_cluster: KafkaCluster) -> Iterator[ConfluentCluster]:
     admin = scram(scram_cluster, "admin", scram_cluster.users["admin"])
     yield admin
     admin.close()
 
 
-def create(admin: ConfluentClusterAdmin, *topics: NewTopic) -> None:
+def create(admin: ConfluentCluster, *topics: NewTopic) -> None:
     assert admin.create_topics(topics) == {t.name: None for t in topics}
 
 
 def test_read_state_reads_shape_overrides_data_and_no_acls_without_authorizer(
-    dc1: ConfluentClusterAdmin, kafka_clusters: dict[str, KafkaCluster], unique_topic: Names
+    dc1: ConfluentCluster, kafka_clusters: dict[str, KafkaCluster], unique_topic: Names
 ) -> None:
     full, empty = unique_topic("full"), unique_topic("empty")
     create(dc1, NewTopic(full, 3, 1, {"retention.ms": "3600000"}), NewTopic(empty, 1, 1))
@@ -84,9 +85,7 @@ def test_read_state_reads_shape_overrides_data_and_no_acls_without_authorizer(
     assert live.acls is None  # the plaintext lab brokers run no authorizer
 
 
-def test_create_topics_batch_reports_each_topic(
-    dc1: ConfluentClusterAdmin, unique_topic: Names
-) -> None:
+def test_create_topics_batch_reports_each_topic(dc1: ConfluentCluster, unique_topic: Names) -> None:
     exists, fresh, default_rf = unique_topic("exists"), unique_topic("new"), unique_topic("rf")
     create(dc1, NewTopic(exists, 1, 1))
 
@@ -108,7 +107,7 @@ def test_create_topics_batch_reports_each_topic(
 
 
 def test_partition_increase_and_invalid_decrease(
-    dc1: ConfluentClusterAdmin, unique_topic: Names
+    dc1: ConfluentCluster, unique_topic: Names
 ) -> None:
     grow, shrink = unique_topic("grow"), unique_topic("shrink")
     create(dc1, NewTopic(grow, 2, 1), NewTopic(shrink, 3, 1))
@@ -125,7 +124,7 @@ def test_partition_increase_and_invalid_decrease(
 
 
 def test_incremental_configs_set_and_delete_leave_the_rest(
-    dc1: ConfluentClusterAdmin, unique_topic: Names
+    dc1: ConfluentCluster, unique_topic: Names
 ) -> None:
     topic = unique_topic("cfg")
     create(dc1, NewTopic(topic, 1, 1, {"retention.ms": "3600000", "cleanup.policy": "compact"}))
@@ -142,7 +141,7 @@ def test_incremental_configs_set_and_delete_leave_the_rest(
     assert config == {"cleanup.policy": "compact", "segment.bytes": "1048576"}
 
 
-def test_delete_topics_reports_each_topic(dc1: ConfluentClusterAdmin, unique_topic: Names) -> None:
+def test_delete_topics_reports_each_topic(dc1: ConfluentCluster, unique_topic: Names) -> None:
     topic, missing = unique_topic("del"), unique_topic("missing")
     create(dc1, NewTopic(topic, 1, 1))
 
@@ -155,7 +154,7 @@ def test_delete_topics_reports_each_topic(dc1: ConfluentClusterAdmin, unique_top
 
 
 def test_ownership_records_round_trip_and_tombstones_forget(
-    dc1: ConfluentClusterAdmin, kafka_clusters: dict[str, KafkaCluster], unique_topic: Names
+    dc1: ConfluentCluster, kafka_clusters: dict[str, KafkaCluster], unique_topic: Names
 ) -> None:
     kept, forgotten = f"dc1/topic/{unique_topic('kept')}", f"dc1/topic/{unique_topic('gone')}"
     dc1.write_ownership({kept: {"kind": "topic", "v": 1}, forgotten: {"kind": "topic"}})
@@ -251,7 +250,7 @@ def test_unresolved_secret_reference_is_a_cluster_error() -> None:
 
 
 def test_acls_create_describe_delete_under_the_standard_authorizer(
-    secure: ConfluentClusterAdmin, unique_topic: Names
+    secure: ConfluentCluster, unique_topic: Names
 ) -> None:
     read = AclBinding("User:alice", "READ", "TOPIC", unique_topic("acl"))
     write = AclBinding("User:bob", "WRITE", "TOPIC", unique_topic("acl-"), PREFIXED)

@@ -1,0 +1,18 @@
+"""mm2plan's own topics on each cluster: the one place that names them.
+
+They are bookkeeping, not planned resources: never planned, never replicated, never shown as
+drift, and reading them must not make a saved plan stale.
+"""
+
+from __future__ import annotations
+
+PREFIX = "__mm2plan."
+STATE_TOPIC = PREFIX + "state"
+"""Compacted: mm2plan's ownership records, key = resource address."""
+LOCK_TOPIC = PREFIX + "lock"
+"""Exists while an apply runs: CreateTopics is atomic, so creating it is the lock."""
+
+
+def is_bookkeeping_topic(name: str) -> bool:
+    """Any topic of mm2plan's own, present or future (the runtime's will share the prefix)."""
+    return name.startswith(PREFIX)
