@@ -11,6 +11,7 @@ from typing import Any
 from mm2plan.core.bookkeeping import LOCK_TOPIC, STATE_TOPIC
 from mm2plan.core.resources import AclBinding, LiveCluster, LiveTopic
 from mm2plan.ports.cluster import AclResults, ClusterError, LockHeld, NewTopic, OpError, Results
+from mm2plan.ports.replication import EngineError, FlowKey, FlowSpec, FlowState, FlowStatus
 
 
 @dataclass
@@ -184,3 +185,38 @@ class MemoryAdmin:
 
     def close(self) -> None:
         """Nothing to release."""
+
+
+class MemoryEngine:
+    """An in-memory `ReplicationEngine`: flows and their settings, no records copied. Apply's
+    and (later) failover's tests drive it; `fail` makes a flow's calls fail (fault injection)."""
+
+    name = "memory"
+
+    def __init__(self) -> None:
+        self.flows: dict[FlowKey, FlowStatus] = {}
+        self.fail: set[FlowKey] = set()
+        self.calls: list[tuple[str, FlowKey]] = []
+
+    def _check(self, verb: str, key: FlowKey) -> None:
+        self.calls.append((verb, key))
+        if key in self.fail:
+            raise EngineError(key, f"injected failure on {verb}", "fix the engine, then re-run")
+
+    def describe(self, key: FlowKey) -> FlowStatus:
+        return self.flows.get(key, FlowStatus(key, FlowState.ABSENT))
+
+    def start(self, spec: FlowSpec) -> None:
+        self._check("start", spec.key)
+        self.flows[spec.key] = FlowStatus(spec.key, FlowState.RUNNING, dict(spec.settings))
+
+    def update(self, spec: FlowSpec) -> None:
+        self._check("update", spec.key)
+        if spec.key not in self.flows:
+            raise EngineError(spec.key, "is not known to the engine", "start it first")
+        self.flows[spec.key] = FlowStatus(spec.key, FlowState.RUNNING, dict(spec.settings))
+
+    def stop(self, key: FlowKey) -> None:
+        self._check("stop", key)
+        if key in self.flows:
+            self.flows[key] = replace(self.flows[key], state=FlowState.STOPPED)

@@ -20,6 +20,7 @@ from mm2plan.core.resources import AclBinding
 from mm2plan.execution.errors import Refused
 from mm2plan.planning.plan import Action, Change, Kind, Plan
 from mm2plan.ports.cluster import ClusterAdmin, ClusterError, NewTopic, OpError, OwnershipStore
+from mm2plan.ports.replication import EngineError, FlowKey, FlowSpec, ReplicationEngine
 
 
 class Status(StrEnum):
@@ -105,8 +106,11 @@ class Applier:
         parallelism: int = 4,
         progress: Progress | None = None,
         owner: str = DEFAULT_TOPOLOGY_NAME,
+        engine: ReplicationEngine | None = None,
     ) -> None:
+        """Without an engine, replication changes are recorded and reported `pending`."""
         self.admins = admins
+        self.engine = engine
         self.owner = owner
         self.parallelism = max(1, parallelism)
         self.progress = progress or (lambda r: None)
@@ -151,6 +155,7 @@ class Applier:
         admin = self.admins[alias]
         try:
             errors = _execute(admin, changes)
+            errors.update(self._replicate(changes))
         except ClusterError as exc:
             return [(c, Status.FAILED, str(exc)) for c in changes]
         done = [c for c in changes if errors.get(c.address) is None]
@@ -168,7 +173,7 @@ class Applier:
             err = errors.get(c.address)
             if err is not None:
                 out.append((c, Status.FAILED, str(err)))
-            elif c.kind is Kind.REPLICATION and c.action is not Action.DELETE:
+            elif c.kind is Kind.REPLICATION and c.action is not Action.DELETE and not self.engine:
                 out.append(
                     (
                         c,
@@ -179,6 +184,28 @@ class Applier:
             else:
                 out.append((c, Status.APPLIED, ""))
         return out
+
+    def _replicate(self, changes: list[Change]) -> dict[str, OpError | None]:
+        """Each replication change through the engine port, one flow at a time: a flow that
+        fails fails alone."""
+        errors: dict[str, OpError | None] = {}
+        if self.engine is None:
+            return errors
+        for c in changes:
+            if c.kind is not Kind.REPLICATION:
+                continue
+            settings = dict(c.after or c.before or {})
+            key = FlowKey(self.owner, str(settings["source"]), str(settings["target"]))
+            try:
+                if c.action is Action.DELETE:
+                    self.engine.stop(key)
+                elif c.action is Action.UPDATE:
+                    self.engine.update(FlowSpec(key, settings))
+                else:
+                    self.engine.start(FlowSpec(key, settings))
+            except EngineError as exc:
+                errors[c.address] = OpError(exc.code, str(exc))
+        return errors
 
 
 def _waves(changes: list[Change]) -> list[list[Change]]:
