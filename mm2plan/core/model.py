@@ -61,6 +61,13 @@ class Secret:
     def is_reference(self) -> bool:
         return has_reference(self.raw)
 
+    @property
+    def placeholder(self) -> str:
+        """What may stand for the secret in a plan or its fingerprint: the references as written
+        (`${env:KAFKA_PW}`), or `(sensitive)` for a literal; never a byte of the value itself."""
+        refs = [m.group(0) for m in _REFERENCE.finditer(self.raw)]
+        return "".join(refs) if refs else repr(self)
+
     def resolve(self, environ: Mapping[str, str] | None = None) -> str:
         env = os.environ if environ is None else environ
 

@@ -13,18 +13,19 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from mm2plan.core.diagnostics import Diagnostic, Severity, SourceRange
 
 PLAN_FORMAT_VERSION = "1"
+
+_E = TypeVar("_E", bound=StrEnum)
 
 
 class Action(StrEnum):
     CREATE = "create"
     UPDATE = "update"
     DELETE = "delete"
-    REPLACE = "replace"
     ADOPT = "adopt"
     NOOP = "no-op"
 
@@ -37,7 +38,6 @@ _SYMBOLS = {
     Action.CREATE: "+",
     Action.UPDATE: "~",
     Action.DELETE: "-",
-    Action.REPLACE: "-/+",
     Action.ADOPT: "=",
     Action.NOOP: " ",
 }
@@ -82,7 +82,6 @@ class Change:
     depends_on: tuple[str, ...] = ()
     """Addresses that must succeed first; if one fails, this change is skipped."""
     destroys_data: bool = False
-    forces_replacement: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -95,23 +94,33 @@ class Change:
             "reason": self.reason,
             "depends_on": list(self.depends_on),
             "destroys_data": self.destroys_data,
-            "forces_replacement": list(self.forces_replacement),
         }
 
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> Change:
+        """Refuses what this version cannot carry out: a change whose action or kind it does
+        not know would otherwise be reported done with nothing done."""
         return cls(
             d["address"],
             d["cluster"],
-            Kind(d["kind"]),
-            Action(d["action"]),
+            _known(Kind, d["kind"], "kind", d["address"]),
+            _known(Action, d["action"], "action", d["address"]),
             d.get("before"),
             d.get("after"),
             d.get("reason", ""),
             tuple(d.get("depends_on", ())),
             bool(d.get("destroys_data")),
-            tuple(d.get("forces_replacement", ())),
         )
+
+
+def _known(enum: type[_E], value: Any, what: str, address: Any) -> _E:
+    try:
+        return enum(value)
+    except ValueError:
+        known = ", ".join(m.value for m in enum)
+        raise PlanFileError(
+            f"change {address}: unknown {what} {value!r} (this mm2plan knows {known})"
+        ) from None
 
 
 def _plain(value: Any) -> Any:
@@ -148,9 +157,9 @@ class Plan:
     def counts(self) -> dict[str, int]:
         c = Counter(ch.action for ch in self.changes)
         return {
-            "add": c[Action.CREATE] + c[Action.REPLACE],
+            "add": c[Action.CREATE],
             "change": c[Action.UPDATE],
-            "destroy": c[Action.DELETE] + c[Action.REPLACE],
+            "destroy": c[Action.DELETE],
             "adopt": c[Action.ADOPT],
         }
 
@@ -183,7 +192,8 @@ class Plan:
 
 
 class PlanFileError(Exception):
-    """A saved plan that cannot be read: not JSON, another format version, truncated."""
+    """A saved plan that cannot be read: not JSON, another format version, truncated, or a
+    change this version does not know how to carry out."""
 
 
 def _diag_json(d: Diagnostic) -> dict[str, Any]:
@@ -216,6 +226,8 @@ def save_plan(plan: Plan, path: Path) -> None:
 def load_plan(path: Path) -> Plan:
     try:
         return Plan.from_json(json.loads(path.read_text()))
+    except PlanFileError as exc:
+        raise PlanFileError(f"{path}: {exc}") from None
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise PlanFileError(f"{path}: not a readable mm2plan plan ({exc})") from None
 

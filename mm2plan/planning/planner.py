@@ -7,9 +7,8 @@ diagnostic; partitions only grow; replication factors are never changed behind t
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
-from dataclasses import asdict, replace
+from dataclasses import replace
 from typing import Any
 
 from mm2plan.core.diagnostics import Diagnostic, error, warning
@@ -32,15 +31,14 @@ from mm2plan.planning.plan import (
     select,
     topic_address,
 )
+from mm2plan.topology.loader import to_document
 from mm2plan.topology.yamlmarks import join_path
 
 
 def topology_doc(topology: Topology) -> Any:
-    """The topology as canonical data for fingerprints: secrets stay `(sensitive)`."""
-    doc = asdict(topology)
-    doc.pop("marks", None)
-    doc.pop("file", None)
-    return json.loads(json.dumps(doc, default=str, sort_keys=True))
+    """The topology as fingerprints see it: the file's own serialization, each secret only its
+    placeholder, so no plan file carries anything derived from a secret's value."""
+    return to_document(topology, redact_secrets=True)
 
 
 def scoped(live: LiveState, topology_name: str) -> tuple[LiveState, dict[str, set[str]]]:

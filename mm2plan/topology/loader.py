@@ -389,9 +389,10 @@ def _build(doc: dict[str, Any], file: str, marks: dict[str, SourceRange]) -> Top
     )
 
 
-def to_document(t: Topology) -> dict[str, Any]:
-    """The topology as a YAML-ready document (inverse of loading). Secret references are kept as
-    written: this writes files, never terminals."""
+def to_document(t: Topology, redact_secrets: bool = False) -> dict[str, Any]:
+    """The topology as a YAML-ready document (inverse of loading). Secrets are kept as written:
+    this writes files, never terminals. With `redact_secrets`, each secret is its placeholder
+    (its references, or `(sensitive)`): the canonical topology that plans fingerprint."""
     d = Defaults()
     doc: dict[str, Any] = {"version": t.version}
     if t.name != DEFAULT_TOPOLOGY_NAME:
@@ -413,7 +414,7 @@ def to_document(t: Topology) -> dict[str, Any]:
     for alias, c in t.clusters.items():
         cd: dict[str, Any] = {"bootstrap_servers": c.bootstrap_servers}
         if c.config:
-            cd["config"] = {k: v.raw if isinstance(v, Secret) else v for k, v in c.config.items()}
+            cd["config"] = {k: _config_doc(v, redact_secrets) for k, v in c.config.items()}
         if c.replicator_principal:
             cd["replicator_principal"] = c.replicator_principal
         if c.topics:
@@ -441,6 +442,12 @@ def to_document(t: Topology) -> dict[str, Any]:
             "max_lag_seconds": t.slo.max_lag_seconds,
         }
     return doc
+
+
+def _config_doc(value: str | Secret, redact: bool) -> str:
+    if not isinstance(value, Secret):
+        return value
+    return value.placeholder if redact else value.raw
 
 
 def _topic_doc(s: TopicSpec) -> dict[str, Any]:

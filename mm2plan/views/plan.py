@@ -4,6 +4,7 @@ with a format_version). Renderers only read the plan."""
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Mapping
 from typing import Any
 
@@ -16,7 +17,6 @@ _STYLE = {
     Action.CREATE: "green",
     Action.UPDATE: "yellow",
     Action.DELETE: "red",
-    Action.REPLACE: "magenta",
     Action.ADOPT: "cyan",
     Action.NOOP: "dim",
 }
@@ -24,7 +24,6 @@ _VERB = {
     Action.CREATE: "will be created",
     Action.UPDATE: "will be updated in-place",
     Action.DELETE: "will be DESTROYED",
-    Action.REPLACE: "must be replaced",
     Action.ADOPT: "will be adopted (already exists, mm2plan takes ownership)",
     Action.NOOP: "is up to date",
 }
@@ -85,10 +84,7 @@ def render_change(c: Change) -> Text:
             t.append(f"{k.ljust(width)} = {_fmt(a)}\n")
         elif a != b:
             t.append("      ~ ", style="yellow")
-            t.append(f"{k.ljust(width)} = {_fmt(b)} -> {_fmt(a)}")
-            if k in c.forces_replacement:
-                t.append(" # forces replacement", style="red")
-            t.append("\n")
+            t.append(f"{k.ljust(width)} = {_fmt(b)} -> {_fmt(a)}\n")
     if c.destroys_data:
         t.append("      ! this topic holds data: deleting it loses that data\n", style="bold red")
     t.append("    }\n\n")
@@ -115,16 +111,35 @@ def summary(plan: Plan) -> Text:
 
 
 def render_human(plan: Plan) -> Text:
+    """A plan with errors never reads as done: it says it cannot be applied, and why."""
     t = Text()
-    if not plan.has_changes:
+    if plan.has_changes:
+        if plan.has_errors:
+            t.append("Besides the errors, the plan holds these changes (none is applied ")
+            t.append("while an error remains):\n\n")
+        else:
+            t.append("mm2plan will perform the following actions:\n\n")
+        for c in plan.effective:
+            t.append_text(render_change(c))
+        t.append_text(summary(plan))
+        t.append("\n")
+    elif not plan.has_errors:
         t.append("No changes. ", style="bold green")
         t.append("The clusters match the topology.\n")
-        return t
-    t.append("mm2plan will perform the following actions:\n\n")
-    for c in plan.effective:
-        t.append_text(render_change(c))
-    t.append_text(summary(plan))
-    t.append("\n")
+    if plan.has_errors:
+        if plan.has_changes:
+            t.append("\n")
+        t.append_text(cannot_apply(plan))
+    return t
+
+
+def cannot_apply(plan: Plan) -> Text:
+    """`The plan cannot be applied: 2 errors (partition-decrease, topic-conflict) ...`."""
+    codes = Counter(d.code for d in plan.diagnostics if d.is_error)
+    n = sum(codes.values())
+    t = Text("The plan cannot be applied: ", style="bold red")
+    t.append(f"{n} error{'' if n == 1 else 's'} ({', '.join(sorted(codes))}), shown above. ")
+    t.append("Fix the topology (or the clusters, as each error says) and plan again.\n")
     return t
 
 
