@@ -9,6 +9,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from mm2plan.core.bookkeeping import LOCK_TOPIC, STATE_TOPIC
+from mm2plan.core.naming import topic_name_problem
 from mm2plan.core.resources import AclBinding, LiveCluster, LiveTopic
 from mm2plan.ports.cluster import AclResults, ClusterError, LockHeld, NewTopic, OpError, Results
 from mm2plan.ports.replication import EngineError, FlowKey, FlowSpec, FlowState, FlowStatus
@@ -40,6 +41,7 @@ class MemoryAdmin:
         self.cluster = cluster
         self.alias = cluster.alias
         self._holds_lock = False
+        self._holder: dict[str, Any] = {}
 
     def _check(self) -> MemoryCluster:
         if self.cluster.unreachable:
@@ -52,10 +54,9 @@ class MemoryAdmin:
 
     def read_state(self) -> LiveCluster:
         c = self._check()
-        topics = {n: t for n, t in c.topics.items() if n != LOCK_TOPIC}
         return LiveCluster(
             c.alias,
-            dict(topics),
+            dict(c.topics),
             None if c.acls is None else frozenset(c.acls),
             {k: dict(v) for k, v in c.owned.items()},
         )
@@ -73,6 +74,10 @@ class MemoryAdmin:
                 out[t.name] = err
             elif t.name in c.topics:
                 out[t.name] = OpError("TOPIC_ALREADY_EXISTS", f"Topic '{t.name}' already exists.")
+            elif (problem := topic_name_problem(t.name)) is not None:
+                out[t.name] = OpError("TOPIC_EXCEPTION", f"Topic name is invalid: {problem}")
+            elif t.partitions == 0 or t.partitions < -1:
+                out[t.name] = OpError("INVALID_PARTITIONS", "Number of partitions is invalid.")
             else:
                 c.topics[t.name] = LiveTopic(
                     t.name,
@@ -109,6 +114,9 @@ class MemoryAdmin:
         out: dict[str, OpError | None] = {}
         for name, delta in changes.items():
             t = c.topics.get(name)
+            if not delta:
+                out[name] = None
+                continue
             if (err := self._fails(name)) is not None:
                 out[name] = err
                 continue
@@ -136,25 +144,21 @@ class MemoryAdmin:
                 out[n] = OpError("UNKNOWN_TOPIC_OR_PART", f"no topic {n}")
         return out
 
-    def _acls(self) -> set[AclBinding]:
-        c = self._check()
-        if c.acls is None:
-            raise ClusterError(
-                self.alias,
-                "no authorizer is configured",
-                "enable authorizer.class.name on the brokers",
+    def _acl_call(self, bindings: Sequence[AclBinding], create: bool) -> AclResults:
+        """Without an authorizer Kafka fails each binding with SECURITY_DISABLED."""
+        acls = self._check().acls
+        if acls is None:
+            return dict.fromkeys(
+                bindings, OpError("SECURITY_DISABLED", "No Authorizer is configured.")
             )
-        return c.acls
+        (acls.update if create else acls.difference_update)(bindings)
+        return dict.fromkeys(bindings)
 
     def create_acls(self, bindings: Sequence[AclBinding]) -> AclResults:
-        acls = self._acls()
-        acls.update(bindings)
-        return dict.fromkeys(bindings)
+        return self._acl_call(bindings, create=True)
 
     def delete_acls(self, bindings: Sequence[AclBinding]) -> AclResults:
-        acls = self._acls()
-        acls.difference_update(bindings)
-        return dict.fromkeys(bindings)
+        return self._acl_call(bindings, create=False)
 
     def _ensure_state_topic(self) -> None:
         c = self.cluster
@@ -171,17 +175,23 @@ class MemoryAdmin:
                 c.owned[addr] = dict(rec)
 
     def acquire_lock(self, holder: Mapping[str, Any], force: bool = False) -> None:
+        """The lock is a topic, as on Kafka, and names its holder."""
         c = self._check()
         if c.lock is not None and not force:
             raise LockHeld(self.alias, c.lock)
-        c.lock = dict(holder)
+        c.lock = self._holder = dict(holder)
+        c.topics[LOCK_TOPIC] = LiveTopic(LOCK_TOPIC, 1, 1)
         self._holds_lock = True
         self._ensure_state_topic()  # as the real adapter does, so tests see the same world
 
     def release_lock(self) -> None:
-        if self._holds_lock:
+        """A lock broken by --force-unlock meanwhile is someone else's now, and stays."""
+        if not self._holds_lock:
+            return
+        self._holds_lock = False
+        if self.cluster.lock == self._holder:
             self.cluster.lock = None
-            self._holds_lock = False
+            self.cluster.topics.pop(LOCK_TOPIC, None)
 
     def close(self) -> None:
         """Nothing to release."""

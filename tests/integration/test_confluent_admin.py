@@ -10,12 +10,11 @@ import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
 
 from mm2plan.adapters.kafka.confluent import ConfluentCluster, confluent_admin_factory
-from mm2plan.core.bookkeeping import LOCK_TOPIC
 from mm2plan.core.model import Cluster, Secret
 from mm2plan.core.naming import BROKER_TOPICS
 from mm2plan.core.resources import PREFIXED, AclBinding
 from mm2plan.lab.cluster import KafkaCluster, free_port
-from mm2plan.ports.cluster import ClusterError, LockHeld, NewTopic
+from mm2plan.ports.cluster import ClusterError, NewTopic
 
 pytestmark = pytest.mark.kafka
 
@@ -83,123 +82,6 @@ def test_read_state_reads_shape_overrides_data_and_no_acls_without_authorizer(
     assert live.topics[empty].has_data is False
     assert not BROKER_TOPICS & set(live.topics)
     assert live.acls is None  # the plaintext lab brokers run no authorizer
-
-
-def test_create_topics_batch_reports_each_topic(dc1: ConfluentCluster, unique_topic: Names) -> None:
-    exists, fresh, default_rf = unique_topic("exists"), unique_topic("new"), unique_topic("rf")
-    create(dc1, NewTopic(exists, 1, 1))
-
-    results = dc1.create_topics(
-        [
-            NewTopic(exists, 2, 1),
-            NewTopic(fresh, 2, 1, {"cleanup.policy": "compact"}),
-            NewTopic(default_rf, 1, -1),
-        ]
-    )
-
-    assert results[fresh] is None and results[default_rf] is None
-    failed = results[exists]
-    assert failed is not None and failed.code == "TOPIC_ALREADY_EXISTS"
-    topics = dc1.read_state().topics
-    assert topics[exists].partitions == 1
-    assert topics[fresh].config == {"cleanup.policy": "compact"}
-    assert topics[default_rf].replication_factor == 1  # the lab's default
-
-
-def test_partition_increase_and_invalid_decrease(
-    dc1: ConfluentCluster, unique_topic: Names
-) -> None:
-    grow, shrink = unique_topic("grow"), unique_topic("shrink")
-    create(dc1, NewTopic(grow, 2, 1), NewTopic(shrink, 3, 1))
-
-    missing = unique_topic("missing")
-
-    results = dc1.create_partitions({grow: 4, shrink: 2, missing: 2})
-
-    assert results[grow] is None
-    codes = {name: err.code for name, err in results.items() if err is not None}
-    assert codes == {shrink: "INVALID_PARTITIONS", missing: "UNKNOWN_TOPIC_OR_PART"}
-    topics = dc1.read_state().topics
-    assert (topics[grow].partitions, topics[shrink].partitions) == (4, 3)
-
-
-def test_incremental_configs_set_and_delete_leave_the_rest(
-    dc1: ConfluentCluster, unique_topic: Names
-) -> None:
-    topic = unique_topic("cfg")
-    create(dc1, NewTopic(topic, 1, 1, {"retention.ms": "3600000", "cleanup.policy": "compact"}))
-    missing = unique_topic("missing")
-
-    results = dc1.alter_topic_configs(
-        {topic: {"retention.ms": None, "segment.bytes": "1048576"}, missing: {"retention.ms": "1"}}
-    )
-
-    assert results[topic] is None
-    failed = results[missing]
-    assert failed is not None and failed.code == "UNKNOWN_TOPIC_OR_PART"
-    config = dc1.read_state().topics[topic].config
-    assert config == {"cleanup.policy": "compact", "segment.bytes": "1048576"}
-
-
-def test_delete_topics_reports_each_topic(dc1: ConfluentCluster, unique_topic: Names) -> None:
-    topic, missing = unique_topic("del"), unique_topic("missing")
-    create(dc1, NewTopic(topic, 1, 1))
-
-    results = dc1.delete_topics([topic, missing])
-
-    assert results[topic] is None
-    failed = results[missing]
-    assert failed is not None and failed.code == "UNKNOWN_TOPIC_OR_PART"
-    assert topic not in dc1.read_state().topics
-
-
-def test_ownership_records_round_trip_and_tombstones_forget(
-    dc1: ConfluentCluster, kafka_clusters: dict[str, KafkaCluster], unique_topic: Names
-) -> None:
-    kept, forgotten = f"dc1/topic/{unique_topic('kept')}", f"dc1/topic/{unique_topic('gone')}"
-    dc1.write_ownership({kept: {"kind": "topic", "v": 1}, forgotten: {"kind": "topic"}})
-    assert {a: r for a, r in dc1.read_state().owned.items() if a in (kept, forgotten)} == {
-        kept: {"kind": "topic", "v": 1},
-        forgotten: {"kind": "topic"},
-    }
-
-    dc1.write_ownership({forgotten: None, kept: {"kind": "topic", "v": 2}})
-
-    other = plain(kafka_clusters["dc1"])  # what another mm2plan process would read
-    try:
-        owned = other.read_state().owned
-    finally:
-        other.close()
-    assert owned[kept] == {"kind": "topic", "v": 2}
-    assert forgotten not in owned
-
-
-def test_lock_is_exclusive_names_its_holder_and_force_breaks_it(
-    kafka_clusters: dict[str, KafkaCluster],
-) -> None:
-    first, second, third = (plain(kafka_clusters["dc2"]) for _ in range(3))
-    holder = {"host": "h1", "pid": 1, "started_at": "2026-01-01T00:00:00Z", "command": "apply"}
-    try:
-        first.acquire_lock(holder)
-        with pytest.raises(LockHeld) as held:
-            second.acquire_lock({"host": "h2", "pid": 2, "command": "apply"})
-        assert held.value.holder == holder
-        assert held.value.code == "apply-locked" and "pid=1" in str(held.value)
-
-        second.acquire_lock({"host": "h2", "pid": 2, "command": "apply"}, force=True)
-        first.release_lock()  # broken meanwhile: it must not free second's lock
-        with pytest.raises(LockHeld) as still:
-            third.acquire_lock({"host": "h3"})
-        assert still.value.holder["host"] == "h2"
-
-        second.release_lock()
-        third.acquire_lock({"host": "h3"})
-        third.release_lock()
-        assert LOCK_TOPIC not in third.read_state().topics
-    finally:
-        for admin in (first, second, third):
-            admin.release_lock()
-            admin.close()
 
 
 def test_unreachable_cluster_fails_quickly_without_secrets() -> None:

@@ -90,7 +90,7 @@ class KafkaAdmin(KafkaConnection):
 
     def alter_topic_configs(self, changes: Mapping[str, Mapping[str, str | None]]) -> Results:
         """IncrementalAlterConfigs: keys not named keep their values (AlterConfigs would reset
-        them)."""
+        them). An empty delta is nothing to do (librdkafka would refuse the whole request)."""
         resources = [
             ConfigResource(
                 ResourceType.TOPIC,
@@ -103,16 +103,20 @@ class KafkaAdmin(KafkaConnection):
                 ],
             )
             for name, delta in changes.items()
+            if delta
         ]
+        done: dict[str, OpError | None] = {
+            name: None for name, delta in changes.items() if not delta
+        }
         if not resources:
-            return {}
+            return done
         futures = self._submit(
             "changing topic configs",
             lambda: self._admin.incremental_alter_configs(
                 resources, request_timeout=self.timeout_s * 2
             ),
         )
-        return self._per_resource(
+        return done | self._per_resource(
             "changing topic configs",
             ((res.name, fut) for res, fut in futures.items()),
             self.timeout_s * 3,
