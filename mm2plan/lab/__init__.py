@@ -7,7 +7,6 @@ Maven; everything else is in the jars. See docs/lab.md.
 from mm2plan.lab.cluster import (
     KafkaCluster,
     new_cluster,
-    running_clusters,
     start_clusters,
     stop_clusters,
 )
@@ -30,7 +29,6 @@ __all__ = [
     "new_cluster",
     "new_worker",
     "require_java",
-    "running_clusters",
     "start_clusters",
     "start_mirror_maker",
     "start_worker",

@@ -14,13 +14,13 @@ import shutil
 import signal
 import socket
 import subprocess
-import time
 import uuid
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mm2plan.core.polling import poll
 from mm2plan.lab.jars import LabError, ensure_kafka, require_java
 
 ADMIN_USER = "admin"
@@ -283,13 +283,6 @@ def format_storage(clusters: Iterable[KafkaCluster], libs: Path) -> None:
         raise LabError("\n".join(failures))
 
 
-def launch(cluster: KafkaCluster, libs: Path | None = None, detached: bool = False) -> None:
-    """Format (first time) and start the broker process; returns without waiting."""
-    libs = libs or ensure_kafka()
-    format_storage([cluster], libs)
-    _spawn_broker(cluster, libs, detached)
-
-
 def _spawn_broker(cluster: KafkaCluster, libs: Path, detached: bool) -> None:
     log4j = write_log4j(cluster.directory / "log4j2.properties", "INFO")
     cmd = java_command(
@@ -394,20 +387,17 @@ def log_tail(path: Path, lines: int = 12) -> str:
     return "\n".join(tail)
 
 
-def wait_ready(cluster: KafkaCluster, timeout_s: float = 90.0) -> None:
-    """Until the broker answers a metadata request, or the process dies, or the deadline."""
-    wait_all_ready([cluster], timeout_s)
-
-
 def wait_all_ready(clusters: Iterable[KafkaCluster], timeout_s: float = 90.0) -> None:
     """Poll every cluster against one deadline; the first that dies fails fast with its log."""
     from confluent_kafka.admin import AdminClient
 
-    deadline = time.monotonic() + timeout_s
+    from mm2plan.adapters.kafka.client import QuietLogger
+
     pending = {c.name: c for c in clusters}
-    quiet: dict[str, Any] = {"socket.timeout.ms": "2000", "logger": _SilentLogger()}
+    quiet: dict[str, Any] = {"socket.timeout.ms": "2000", "logger": QuietLogger()}
     admins = {c.name: AdminClient({**c.admin_config(), **quiet}) for c in pending.values()}
-    while pending:
+
+    def still_starting() -> dict[str, KafkaCluster]:
         for name, c in list(pending.items()):
             if not pid_alive(c.pid):
                 raise LabError(
@@ -420,25 +410,14 @@ def wait_all_ready(clusters: Iterable[KafkaCluster], timeout_s: float = 90.0) ->
                         del pending[name]
                 except Exception:  # not ready yet: any client error means "poll again"
                     pass
-        if not pending:
-            return
-        if time.monotonic() > deadline:
-            c = next(iter(pending.values()))
-            raise LabError(
-                f"Kafka cluster {c.name} did not become ready in {timeout_s:.0f}s; "
-                f"its log ({c.log_path}) ends with:\n{log_tail(c.log_path)}"
-            )
-        time.sleep(0.1)
+        return pending
 
-
-class _SilentLogger:
-    """librdkafka logs connection refusals while a broker starts: expected, not news."""
-
-    def log(self, *args: Any, **kwargs: Any) -> None:
-        return None
-
-    def __getattr__(self, name: str) -> Any:
-        return self.log
+    if poll(still_starting, lambda left: not left, timeout_s, first_s=0.1, max_s=0.1):
+        c = next(iter(pending.values()))
+        raise LabError(
+            f"Kafka cluster {c.name} did not become ready in {timeout_s:.0f}s; "
+            f"its log ({c.log_path}) ends with:\n{log_tail(c.log_path)}"
+        )
 
 
 def stop_pid(pid: int | None, timeout_s: float = 30.0, marker: str | None = None) -> None:
@@ -448,14 +427,11 @@ def stop_pid(pid: int | None, timeout_s: float = 30.0, marker: str | None = None
         return
     with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline and pid_alive(pid):
-        time.sleep(0.05)
-    if pid_alive(pid):
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
-        while pid_alive(pid):
-            time.sleep(0.05)
+    if not poll(lambda: pid_alive(pid), lambda alive: not alive, timeout_s, max_s=0.05):
+        return _reap(pid)
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGKILL)
+    poll(lambda: pid_alive(pid), lambda alive: not alive, 10.0, max_s=0.05)
     _reap(pid)
 
 
@@ -495,23 +471,6 @@ def stop_clusters(clusters: Iterable[KafkaCluster], timeout_s: float = 30.0) -> 
                 os.kill(c.pid or 0, signal.SIGTERM)
     for c in clusters:
         c.stop(timeout_s)
-
-
-@contextlib.contextmanager
-def running_clusters(
-    names: Iterable[str],
-    base: Path,
-    security: str = "none",
-    users: Mapping[str, str] | None = None,
-    timeout_s: float = 120.0,
-) -> Iterator[dict[str, KafkaCluster]]:
-    """Independent single-node clusters under `base`, started in parallel, stopped on exit."""
-    clusters = [new_cluster(n, base, security, users) for n in names]
-    start_clusters(clusters, timeout_s)
-    try:
-        yield {c.name: c for c in clusters}
-    finally:
-        stop_clusters(clusters)
 
 
 def stop_all_children(timeout_s: float = 10.0) -> list[int]:

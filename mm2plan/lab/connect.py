@@ -4,7 +4,6 @@ both from the lab's jars: the real engines mm2plan drives and benchmarks against
 from __future__ import annotations
 
 import json
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Mapping
@@ -12,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mm2plan.core.polling import poll
 from mm2plan.lab.cluster import (
     KafkaCluster,
     free_port,
@@ -141,16 +141,19 @@ def start_worker(worker: ConnectWorker, timeout_s: float = 120.0, detached: bool
 def wait_worker(worker: ConnectWorker, timeout_s: float) -> None:
     """Until `GET /connector-plugins` answers (REST up, plugins loaded) and `GET /health` says
     the worker joined its group: only then does creating a connector work at once."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
+
+    def ready() -> bool:
         if not worker.alive():
             raise LabError(
                 f"Connect worker {worker.name} exited while starting; its log "
                 f"({worker.log_path}) ends with:\n{log_tail(worker.log_path)}"
             )
-        if _answers(worker, "/connector-plugins") and _answers(worker, "/health", missing_ok=True):
-            return
-        time.sleep(0.2)
+        return _answers(worker, "/connector-plugins") and _answers(
+            worker, "/health", missing_ok=True
+        )
+
+    if poll(ready, bool, timeout_s, first_s=0.2, max_s=0.2):
+        return
     raise LabError(
         f"Connect worker {worker.name} did not answer in {timeout_s:.0f}s; its log "
         f"({worker.log_path}) ends with:\n{log_tail(worker.log_path)}"

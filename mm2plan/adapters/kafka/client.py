@@ -30,6 +30,7 @@ from confluent_kafka.admin import (
 
 from mm2plan.core.bookkeeping import LOCK_TOPIC
 from mm2plan.core.model import Cluster, Secret, SecretResolutionError, reveal
+from mm2plan.core.polling import poll
 from mm2plan.ports.cluster import ClusterError, OpError
 
 READER_GROUP = "mm2plan-reader"
@@ -250,15 +251,11 @@ class KafkaConnection:
     def _settled_metadata(self) -> ClusterMetadata:
         """Metadata once every topic has its partitions: a topic created a moment ago may
         still be leaderless, and must not look absent (the plan would create it again)."""
-        deadline = time.monotonic() + self.timeout_s
-        backoff = 0.05
-        while True:
-            md = self._metadata()
-            pending = [n for n, t in md.topics.items() if t.error is not None and not t.partitions]
-            if not pending or time.monotonic() + backoff > deadline:
-                return md
-            time.sleep(backoff)
-            backoff = min(backoff * 2, 0.5)
+
+        def settled(md: ClusterMetadata) -> bool:
+            return all(t.error is None or t.partitions for t in md.topics.values())
+
+        return poll(self._metadata, settled, self.timeout_s, first_s=0.05)
 
     def _await(self, expect: Mapping[str, Visible], deadline: float | None = None) -> None:
         """Until metadata shows each topic as expected, or the deadline. A KRaft broker applies a
@@ -266,17 +263,17 @@ class KafkaConnection:
         after a change (apply's replan) may not see it, and a producer to a brand-new topic
         stalls until its next metadata refresh. Past the deadline the change still happened:
         this only waits, it never fails."""
-        end = time.monotonic() + self.timeout_s if deadline is None else deadline
         pending = dict(expect)
-        backoff = 0.02
-        while pending:
+
+        def still_pending() -> dict[str, Visible]:
             one = next(iter(pending)) if len(pending) == 1 else None
             topics = self._metadata(one).topics
-            pending = {n: ok for n, ok in pending.items() if not ok(topics.get(n))}
-            if not pending or time.monotonic() + backoff > end:
-                return
-            time.sleep(backoff)
-            backoff = min(backoff * 2, 0.5)
+            for name in [n for n, ok in pending.items() if ok(topics.get(n))]:
+                del pending[name]
+            return pending
+
+        if pending:
+            poll(still_pending, lambda left: not left, self.timeout_s, deadline=deadline)
 
     def _read_all(self, topic: str) -> list[tuple[bytes | None, bytes | None]]:
         """Every record of a small topic, all partitions, from the start to the high watermark

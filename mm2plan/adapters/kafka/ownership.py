@@ -12,8 +12,9 @@ from mm2plan.adapters.kafka.admin import KafkaAdmin
 from mm2plan.adapters.kafka.client import gone, json_object, usable
 from mm2plan.core.bookkeeping import LOCK_TOPIC, STATE_TOPIC
 from mm2plan.core.model import Cluster
+from mm2plan.core.polling import poll
 from mm2plan.core.resources import canonical_json
-from mm2plan.ports.cluster import ClusterError, LockHeld, NewTopic
+from mm2plan.ports.cluster import ClusterError, LockHeld, NewTopic, OpError
 
 _HOLDER_WAIT_S = 3.0
 """How long to wait for a fresh lock's holder record: its taker writes it right after creating."""
@@ -60,35 +61,39 @@ class KafkaOwnership(KafkaAdmin):
         retry until a deadline: deletion is asynchronous, and for a moment after it a create
         may still answer TOPIC_ALREADY_EXISTS."""
         deadline = time.monotonic() + self.timeout_s * 2
-        backoff = 0.05
-        while True:
+
+        def take() -> OpError | None:
             err = self.create_topics([NewTopic(LOCK_TOPIC, 1, self._rf(), {})]).get(LOCK_TOPIC)
-            if err is None:
-                self._holds_lock = True
-                self._write_holder(holder)
-                # The ownership topic must be writable before apply creates many topics: a
-                # broker busy creating them would hold back a brand-new topic's leader.
-                self._ensure_topic(STATE_TOPIC, {"cleanup.policy": "compact"})
-                return
-            if err.code != "TOPIC_ALREADY_EXISTS":
-                raise ClusterError(
-                    self.alias,
-                    f"cannot take the apply lock: {err}",
-                    f"mm2plan's principal needs CREATE and DELETE on topic {LOCK_TOPIC}",
-                )
-            if not force:
-                raise LockHeld(self.alias, self._lock_holder())
-            if time.monotonic() > deadline:
-                raise ClusterError(
-                    self.alias,
-                    "could not break the held lock in time",
-                    "re-run with --force-unlock",
-                    code="apply-locked",
-                )
-            self._delete_lock_topic()
-            self._await({LOCK_TOPIC: gone}, deadline)
-            time.sleep(backoff)
-            backoff = min(backoff * 2, 0.5)
+            if force and err is not None and err.code == "TOPIC_ALREADY_EXISTS":
+                self._delete_lock_topic()
+                self._await({LOCK_TOPIC: gone}, deadline)
+            return err
+
+        def settled(err: OpError | None) -> bool:
+            return not force or err is None or err.code != "TOPIC_ALREADY_EXISTS"
+
+        err = poll(take, settled, deadline=deadline, first_s=0.05)
+        if err is None:
+            self._holds_lock = True
+            self._write_holder(holder)
+            # The ownership topic must be writable before apply creates many topics: a
+            # broker busy creating them would hold back a brand-new topic's leader.
+            self._ensure_topic(STATE_TOPIC, {"cleanup.policy": "compact"})
+            return
+        if err.code != "TOPIC_ALREADY_EXISTS":
+            raise ClusterError(
+                self.alias,
+                f"cannot take the apply lock: {err}",
+                f"mm2plan's principal needs CREATE and DELETE on topic {LOCK_TOPIC}",
+            )
+        if not force:
+            raise LockHeld(self.alias, self._lock_holder())
+        raise ClusterError(
+            self.alias,
+            "could not break the held lock in time",
+            "re-run with --force-unlock",
+            code="apply-locked",
+        )
 
     def _write_holder(self, holder: Mapping[str, Any]) -> None:
         """A lock without a holder record would block others and tell them nothing: if the
@@ -104,19 +109,17 @@ class KafkaOwnership(KafkaAdmin):
     def _lock_holder(self, wait_s: float = _HOLDER_WAIT_S) -> dict[str, Any]:
         """The lock's holder record. A lock taken a moment ago may not have it yet: wait up to
         wait_s before calling the holder unknown."""
-        deadline = time.monotonic() + min(self.timeout_s, wait_s)
-        while True:
+
+        def holder() -> dict[str, Any] | None:
             try:
                 records = self._read_all(LOCK_TOPIC)
             except ClusterError:
-                records = []
-            for _key, value in reversed(records):
-                holder = json_object(value) if value else None
-                if holder is not None:
-                    return holder
-            if time.monotonic() > deadline:
-                return {}
-            time.sleep(0.1)
+                return None
+            found = (json_object(value) for _key, value in reversed(records) if value)
+            return next((h for h in found if h is not None), None)
+
+        found = poll(holder, lambda h: h is not None, min(self.timeout_s, wait_s), first_s=0.1)
+        return found or {}
 
     def _delete_lock_topic(self) -> None:
         err = self.delete_topics([LOCK_TOPIC]).get(LOCK_TOPIC)
