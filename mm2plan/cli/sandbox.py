@@ -18,7 +18,6 @@ from rich.table import Table
 
 from mm2plan.cli.exit_codes import ExitCode
 from mm2plan.lab import sandbox
-from mm2plan.lab.cluster import ADMIN_USER
 from mm2plan.lab.jars import KAFKA_VERSION, LabError, ensure_kafka
 from mm2plan.views.errors import error_text
 
@@ -98,20 +97,16 @@ def up(
     """Start the lab (or report the running one: `up` twice is harmless)."""
     out = _console(ctx)
     names = [n.strip() for n in clusters.split(",") if n.strip()]
-    try:
-        sandbox.check_names(names)
-    except LabError as exc:
-        raise typer.BadParameter(str(exc), param_hint="--clusters") from None
     users: dict[str, str] = {}
     for spec in user or []:
         name, sep, password = spec.partition(":")
         if not sep or not name or not password:
             raise typer.BadParameter("use NAME:PASSWORD", param_hint="--user")
-        if name == ADMIN_USER:
-            raise typer.BadParameter(f"{ADMIN_USER!r} is the lab's super user", param_hint="--user")
         users[name] = password
-    if users and security is not Security.scram:
-        raise typer.BadParameter("SCRAM users need --security scram", param_hint="--user")
+    try:
+        sandbox.check_request(names, security.value, users)
+    except sandbox.BadRequest as exc:
+        raise typer.BadParameter(str(exc), param_hint=exc.option) from None
     with _lab_errors(ctx):
         t0 = time.monotonic()
         with _console(ctx, err=True).status("Starting Kafka (KRaft) ..."):

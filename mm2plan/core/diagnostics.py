@@ -73,14 +73,6 @@ class Diagnostics:
     def __len__(self) -> int:
         return len(self._items)
 
-    @property
-    def errors(self) -> list[Diagnostic]:
-        return [d for d in self._items if d.is_error]
-
-    @property
-    def warnings(self) -> list[Diagnostic]:
-        return [d for d in self._items if not d.is_error]
-
     def has_errors(self) -> bool:
         return any(d.is_error for d in self._items)
 

@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 ALLOW = "ALLOW"
-DENY = "DENY"
 LITERAL = "LITERAL"
 PREFIXED = "PREFIXED"
 

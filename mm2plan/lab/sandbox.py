@@ -12,6 +12,7 @@ import re
 import shutil
 import time
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -38,17 +39,35 @@ NAME_RE = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,62}")
 """Cluster names become directory names and topology keys: keep them plain."""
 
 
-def check_names(names: list[str]) -> None:
+class BadRequest(LabError):
+    """A lab that cannot be asked for; `option` names the command-line option at fault."""
+
+    def __init__(self, option: str, message: str) -> None:
+        super().__init__(message)
+        self.option = option
+
+
+def check_request(names: list[str], security: str, users: Mapping[str, str]) -> None:
+    """The one check of what `up` is asked for: cluster names, security mode, SCRAM users."""
     if not names:
-        raise LabError("name at least one cluster, e.g. --clusters dc1,dc2")
+        raise BadRequest("--clusters", "name at least one cluster, e.g. --clusters dc1,dc2")
     bad = [n for n in names if not NAME_RE.fullmatch(n)]
     if bad:
-        raise LabError(
+        raise BadRequest(
+            "--clusters",
             f"invalid cluster name(s) {', '.join(map(repr, bad))}: use a letter, then letters, "
-            "digits, '-' or '_'"
+            "digits, '-' or '_'",
         )
     if len(set(names)) != len(names):
-        raise LabError("cluster names must be different")
+        raise BadRequest("--clusters", "cluster names must be different")
+    if security not in SECURITY_MODES:
+        raise BadRequest("--security", f"unknown security mode {security!r} (none | scram)")
+    if users and security != "scram":
+        raise BadRequest("--user", "SCRAM users need --security scram")
+    if ADMIN_USER in users:
+        raise BadRequest(
+            "--user", f"{ADMIN_USER!r} is the lab's super user; name client users otherwise"
+        )
 
 
 @dataclass
@@ -175,14 +194,8 @@ def up(
         if alive and all(alive.values()):
             return existing, False
         down(directory)  # half-dead: clean up and start afresh
-    check_names(names)
-    if security not in SECURITY_MODES:
-        raise LabError(f"unknown security mode {security!r} (none | scram)")
-    if users and security != "scram":
-        raise LabError("--user needs --security scram (users are SCRAM credentials)")
     users = dict(users or {})
-    if ADMIN_USER in users:
-        raise LabError(f"{ADMIN_USER!r} is the lab's super user; name client users otherwise")
+    check_request(names, security, users)
     require_java()  # a missing Java leaves nothing behind
     base = directory.resolve()
     if security == "scram":

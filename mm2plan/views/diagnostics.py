@@ -12,6 +12,7 @@ from rich.text import Text
 
 from mm2plan.core.diagnostics import Diagnostic, Severity
 from mm2plan.core.model import has_reference, is_sensitive_key
+from mm2plan.views import count
 
 FORMAT_VERSION = "1"
 SourceLines = Callable[[str], Sequence[str] | None]
@@ -70,15 +71,11 @@ def summary_line(diagnostics: Sequence[Diagnostic], subject: str) -> Text:
     warnings = len(diagnostics) - errors
     if errors:
         return Text(
-            f"{subject}: {_count(errors, 'error')}, {_count(warnings, 'warning')}", style="bold red"
+            f"{subject}: {count(errors, 'error')}, {count(warnings, 'warning')}", style="bold red"
         )
     if warnings:
-        return Text(f"{subject} is valid, with {_count(warnings, 'warning')}", style="yellow")
+        return Text(f"{subject} is valid, with {count(warnings, 'warning')}", style="yellow")
     return Text(f"{subject} is valid", style="bold green")
-
-
-def _count(n: int, noun: str) -> str:
-    return f"{n} {noun}" + ("" if n == 1 else "s")
 
 
 def diagnostic_json(d: Diagnostic) -> dict[str, Any]:

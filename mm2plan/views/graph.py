@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from mm2plan.core.graph import Placement, TopologyGraph
+from mm2plan.views import count
 from mm2plan.views.diagnostics import FORMAT_VERSION
 
 
@@ -26,15 +27,11 @@ def _placement_text(p: Placement) -> str:
     return f"{p.topic} <- {p.source_cluster}:{p.source_topic}"
 
 
-def _count(n: int, noun: str) -> str:
-    return f"{n} {noun}" + ("" if n == 1 else "s")
-
-
 def render_text(g: TopologyGraph, topics: bool) -> str:
     lines = []
     policy = g.topology.defaults.replication_policy
     lines.append(
-        f"{_count(len(g.clusters), 'cluster')}, {_count(g.clusters.number_of_edges(), 'flow')} "
+        f"{count(len(g.clusters), 'cluster')}, {count(g.clusters.number_of_edges(), 'flow')} "
         f"(replication policy: {policy})"
     )
     for cluster in sorted(g.clusters.nodes):
