@@ -77,8 +77,21 @@ def _read_plan(
     targets: tuple[str, ...] = (),
     destroy: bool = False,
 ) -> Plan:
-    with env.err.status("Reading live state of " + ", ".join(sorted(admins)) + " ..."):
-        return session.read_plan(topology, admins, targets, destroy)
+    """Reads with a progress bar on stderr (a terminal only: nothing lands in a CI log)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
+    with Progress(
+        *columns,
+        TimeElapsedColumn(),
+        console=env.err,
+        transient=True,
+        disable=not env.err.is_terminal,
+    ) as bar:
+        task = bar.add_task("Reading " + ", ".join(sorted(admins)), total=len(admins))
+        return session.read_plan(
+            topology, admins, targets, destroy, progress=lambda _alias: bar.advance(task)
+        )
 
 
 def _locked(
