@@ -6,12 +6,14 @@ them through typer's runner with fakes and read stdout, stderr and the exit code
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sys
 from collections.abc import Sequence
-from typing import Annotated
+from typing import Annotated, Any, NoReturn
 
-import click
 import typer
+from typer.core import TyperGroup
 
 from mm2plan import __version__
 from mm2plan.cli import graph, plan, validate
@@ -20,18 +22,50 @@ from mm2plan.cli.exit_codes import ExitCode
 from mm2plan.cli.sandbox import sandbox_app
 
 
-def _usage_errors_exit_64() -> None:
-    """Usage errors exit 64 (EX_USAGE), not click's 2: 2 means "plan has changes" (Terraform's
-    habit). Typer >= 0.20 vendors click as `typer._click`; patch whichever copies exist."""
-    modules = [click.exceptions]
-    vendored = getattr(getattr(typer, "_click", None), "exceptions", None)
-    if vendored is not None:
-        modules.append(vendored)
-    for mod in modules:
-        mod.UsageError.exit_code = ExitCode.USAGE
+def _usage_error_class() -> type[Exception]:
+    """click's UsageError as typer raises it (typer >= 0.26 vendors its own click, which this
+    package neither imports nor declares). Typer exports only its subclass BadParameter."""
+    base = typer.BadParameter.__base__
+    assert base is not None and issubclass(base, Exception), base
+    return base
 
 
-_usage_errors_exit_64()
+_USAGE_ERROR = _usage_error_class()
+
+
+def _interrupted(ctx: typer.Context) -> typer.Exit:
+    """Ctrl-C: one line on stderr, no traceback, exit 130 (128 + SIGINT)."""
+    env_of(ctx).err.print("interrupted")
+    return typer.Exit(ExitCode.INTERRUPTED)
+
+
+class _RootGroup(TyperGroup):
+    """The root command. Every usage error (unknown command or option, bad value, missing
+    argument) passes through its make_context or invoke, where it gets exit code 64 (EX_USAGE)
+    instead of click's 2, which means "plan has changes" here (Terraform's habit); typer then
+    prints it as usual. A Ctrl-C during a command is ours too: see `_interrupted`."""
+
+    def make_context(
+        self,
+        info_name: str | None,
+        args: list[str],
+        parent: Any = None,
+        **extra: Any,
+    ) -> Any:
+        try:
+            return super().make_context(info_name, args, parent, **extra)
+        except _USAGE_ERROR as e:
+            e.exit_code = ExitCode.USAGE  # type: ignore[attr-defined]
+            raise
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except _USAGE_ERROR as e:
+            e.exit_code = ExitCode.USAGE  # type: ignore[attr-defined]
+            raise
+        except KeyboardInterrupt:
+            raise _interrupted(ctx) from None
 
 
 EPILOG = """Examples:
@@ -47,6 +81,7 @@ Exit codes: 0 ok, 1 errors, 2 plan has changes (--detailed-exitcode), 3 partly a
 
 app = typer.Typer(
     name="mm2plan",
+    cls=_RootGroup,
     help="Plan and apply Kafka MirrorMaker 2 disaster-recovery topologies, Terraform-style.",
     epilog=EPILOG,
     no_args_is_help=True,
@@ -82,12 +117,28 @@ def _root(
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    """Console entry point: maps Ctrl-C to 130 and keeps tracebacks for real bugs only."""
+    """Console entry point: exit codes as README "Exit codes" says, tracebacks for real bugs only.
+
+    Ctrl-C exits 130 with one line wherever it lands: in a command (`_RootGroup.invoke` says
+    "interrupted") or around one (parsing, help). Every ``finally`` of the main thread has run
+    by then (an apply has released its lock); threads still waiting on a cluster's answer are
+    abandoned, not joined, so the prompt comes back at once."""
     try:
         app(args=list(argv) if argv is not None else None)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
-        sys.exit(ExitCode.INTERRUPTED)
+        _exit_now(ExitCode.INTERRUPTED)
+    except SystemExit as e:
+        if e.code == ExitCode.INTERRUPTED:
+            _exit_now(ExitCode.INTERRUPTED)
+        raise
+
+
+def _exit_now(code: int) -> NoReturn:
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            stream.flush()
+    os._exit(code)
 
 
 __all__ = ["Env", "app", "main"]

@@ -1,0 +1,5 @@
+"""`python -m mm2plan.cli`: the same as the `mm2plan` console script."""
+
+from mm2plan.cli.app import main
+
+main()
