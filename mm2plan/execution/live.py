@@ -39,8 +39,11 @@ def read_live(
             if progress is not None:
                 progress(admin.alias)
 
-    with ThreadPoolExecutor(max_workers=min(8, len(admins))) as pool:
+    pool = ThreadPoolExecutor(max_workers=min(8, len(admins)))
+    try:
         results = dict(zip(admins, pool.map(read, admins.values()), strict=True))
+    finally:  # not `with`: on Ctrl-C, do not wait for reads still waiting on a cluster
+        pool.shutdown(wait=False, cancel_futures=True)
     errors = [r for r in results.values() if isinstance(r, ClusterError)]
     if errors:
         raise LiveReadError(errors)
