@@ -51,4 +51,5 @@ def graph(
         markup=False,
         highlight=False,
         soft_wrap=True,
+        end="",
     )

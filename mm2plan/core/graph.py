@@ -5,34 +5,49 @@ cluster will hold, an edge per copy a flow makes. Replication cycles live on the
 the cluster graph: with prefixed names A<->B is ordinary active/active, because MM2 refuses to send
 a topic back to a cluster its name says it came from (`MirrorSourceConnector.isCycle`). Only when
 names carry no origin (identity policy) can a topic come home, which is a cycle here.
+
+What the flows would create is counted before it is built: MM2 copies heartbeats along every
+path of the cluster graph, so a dense mesh asks for astronomically many copies, and a `.*` flow
+copies copies again. Both are refused past `MAX_PLACEMENTS` (see `Overflow`). networkx is
+imported only by the queries that need it (cycles under identity naming, `dependents`,
+`failover_targets`), not by `validate` of a prefixed topology.
 """
 
 from __future__ import annotations
 
+import copy
 from collections import defaultdict, deque
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, replace
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
-import networkx as nx
-
-from mm2plan.core.filters import NameFilter, PatternError, topic_filter
-from mm2plan.core.model import Flow, Topology
+from mm2plan.core.filters import PatternError, topic_filter
+from mm2plan.core.model import Flow, TopicSpec, Topology
 from mm2plan.core.naming import (
+    MAX_TOPIC_NAME_LENGTH,
     ReplicationPolicy,
+    ReplicationTraits,
     policy_for,
-    should_replicate_topic,
+    replication_traits,
     topic_name_problem,
 )
 
+if TYPE_CHECKING:
+    import networkx as nx
+
 MAX_PLACEMENTS = 2_000_000
-"""Stops expansion of dense meshes replicating `.*`: MM2 would copy along every simple path."""
+"""Topics (local, copies and misnamed copies) one topology may make the clusters hold."""
+MAX_FILTER_TESTS = 20_000_000
+"""(topic, flow) pairs the expansion may test: ~10 s; bounds a file of many topics and flows
+whose patterns match little, which the placement count alone would not."""
 
 TopicNode = tuple[str, str]
 
 
-@dataclass(frozen=True, slots=True)
-class Placement:
-    """One topic a cluster will hold, and how it gets there."""
+class Placement(NamedTuple):
+    """One topic a cluster will hold, and how it gets there. (A named tuple: a big topology has
+    hundreds of thousands, and a frozen dataclass costs three times as much to make.)"""
 
     cluster: str
     topic: str
@@ -77,6 +92,20 @@ class BadName:
     problem: str
 
 
+@dataclass(frozen=True, slots=True)
+class Overflow:
+    """Why the expansion was refused, counted before anything was built."""
+
+    cause: Literal["heartbeats", "topics", "filter-tests"]
+    count: int
+    """Past the limit: the counting stopped there, so MM2 would make at least this many."""
+    limit: int
+    heartbeat_clusters: int = 0
+    """Clusters MM2 writes `heartbeats` on (the targets of flows with emit_heartbeats on)."""
+    heartbeat_flows: int = 0
+    """Flows with emit_heartbeats on."""
+
+
 class TopologyGraph:
     """Built once per topology; every query is read-only."""
 
@@ -85,21 +114,28 @@ class TopologyGraph:
         self.policy = policy or policy_for(
             topology.defaults.replication_policy, topology.defaults.separator
         )
-        self.clusters: nx.DiGraph[str] = nx.DiGraph()
-        self.topics: nx.DiGraph[TopicNode] = nx.DiGraph()
         self._arrivals: dict[TopicNode, list[Placement]] = defaultdict(list)
+        self._copies: list[tuple[TopicNode, TopicNode, int]] = []
+        """Every copy a flow makes, misnamed ones included: the topic graph's edges."""
+        self._traits: dict[str, ReplicationTraits] = {}
         self.bad_names: list[BadName] = []
-        self.truncated = False
-        self.clusters.add_nodes_from(topology.clusters)
-        for flow in self.usable_flows():
-            self.clusters.add_edge(flow.source, flow.target, flow=flow)
+        self.overflow: Overflow | None = None
+        self._usable = self._usable_flows()
+        self._out: dict[str, list[Flow]] = defaultdict(list)
+        self._in: dict[str, list[Flow]] = defaultdict(list)
+        for flow in self._usable:
+            self._out[flow.source].append(flow)
+            self._in[flow.target].append(flow)
         self._expand()
+
+    @property
+    def truncated(self) -> bool:
+        """The flows would create too much: only the declared topics were placed."""
+        return self.overflow is not None
 
     # --- clusters and flows --------------------------------------------------------------------
 
-    def usable_flows(self) -> list[Flow]:
-        """Enabled flows that replication could run: known clusters, valid patterns, first of
-        duplicates. The validator reports why the others are not usable."""
+    def _usable_flows(self) -> list[Flow]:
         seen: set[tuple[str, str]] = set()
         out = []
         for f in self.topology.enabled_flows():
@@ -119,17 +155,41 @@ class TopologyGraph:
             out.append(f)
         return out
 
+    def usable_flows(self) -> list[Flow]:
+        """Enabled flows that replication could run: known clusters, valid patterns, first of
+        duplicates. The validator reports why the others are not usable."""
+        return list(self._usable)
+
+    def cluster_aliases(self) -> list[str]:
+        return sorted(self.topology.clusters)
+
+    def flow(self, source: str, target: str) -> Flow | None:
+        return next((f for f in self._out.get(source, ()) if f.target == target), None)
+
     def flows_into(self, cluster: str) -> list[Flow]:
-        return [d["flow"] for _, _, d in self.clusters.in_edges(cluster, data=True)]
+        return list(self._in.get(cluster, ()))
 
     def flows_out_of(self, cluster: str) -> list[Flow]:
-        return [d["flow"] for _, _, d in self.clusters.out_edges(cluster, data=True)]
+        return list(self._out.get(cluster, ()))
 
     def isolated_clusters(self) -> list[str]:
-        return [c for c in self.clusters.nodes if self.clusters.degree(c) == 0]
+        return [c for c in self.topology.clusters if not self._in.get(c) and not self._out.get(c)]
+
+    @cached_property
+    def clusters(self) -> nx.DiGraph[str]:
+        """The cluster graph: an edge per usable flow, carrying it as `flow`."""
+        import networkx as nx
+
+        g: nx.DiGraph[str] = nx.DiGraph()
+        g.add_nodes_from(self.topology.clusters)
+        for f in self._usable:
+            g.add_edge(f.source, f.target, flow=f)
+        return g
 
     def failover_targets(self, cluster: str) -> list[str]:
         """Clusters that hold copies of this cluster's topics, nearest first."""
+        import networkx as nx
+
         lengths = nx.single_source_shortest_path_length(self.clusters, cluster)
         return sorted((c for c in lengths if c != cluster), key=lambda c: (lengths[c], c))
 
@@ -139,11 +199,6 @@ class TopologyGraph:
         """Breadth-first, hop by hop, as MM2 would copy: each flow takes the topics its source
         holds (local or remote) that its filter matches, skips internal topics and cycles, and
         names the copy by the replication policy."""
-        filters: dict[int, NameFilter] = {}
-        out_flows: dict[str, list[Flow]] = defaultdict(list)
-        for f in self.usable_flows():
-            filters[f.index] = topic_filter(f)
-            out_flows[f.source].append(f)
         queue: deque[Placement] = deque()
         for alias, cluster in self.topology.clusters.items():
             for spec in cluster.topics:
@@ -153,55 +208,160 @@ class TopologyGraph:
         # MirrorHeartbeatConnector writes `heartbeats` on each flow's target; MirrorSource
         # replicates heartbeats topics along every flow out of there (isHeartbeatsTopic).
         beat = self.policy.heartbeats_topic()
-        for alias in sorted({f.target for f in self.usable_flows() if f.emit_heartbeats}):
+        for alias in sorted({f.target for f in self._usable if f.emit_heartbeats}):
             if (alias, beat) not in self._arrivals:
                 p = Placement(alias, beat, alias, beat, (alias,), heartbeats=True)
                 if self._place(p):
                     queue.append(p)
-        count = len(queue)
+        held = len(self._arrivals)
+        beats = _heartbeat_copies(self, max(0, MAX_PLACEMENTS - held))
+        if beats is not None and held + beats > MAX_PLACEMENTS:
+            self._overflow("heartbeats" if beats > held else "topics", held + beats)
+            return
+        self._spread(queue)
+
+    def _overflow(self, cause: Literal["heartbeats", "topics", "filter-tests"], n: int) -> None:
+        emitting = [f for f in self._usable if f.emit_heartbeats]
+        limit = MAX_FILTER_TESTS if cause == "filter-tests" else MAX_PLACEMENTS
+        self.overflow = Overflow(cause, n, limit, len({f.target for f in emitting}), len(emitting))
+
+    def with_local_topics(self, topics: Mapping[str, Iterable[str]]) -> TopologyGraph:
+        """This graph plus local topics it does not hold yet (live ones no cluster declares: MM2
+        copies them all the same) and their copies, as if declared after the others. The planner
+        extends the graph validate built instead of building another; this one stays as it was."""
+        graph = copy.copy(self)
+        graph.__dict__.pop("topics", None)  # the cached networkx view of the copies
+        graph._copies = list(self._copies)
+        graph._arrivals = defaultdict(list, {n: list(a) for n, a in self._arrivals.items()})
+        graph._traits = dict(self._traits)
+        graph.bad_names = list(self.bad_names)
+        clusters = dict(self.topology.clusters)
+        queue: deque[Placement] = deque()
+        for alias, names in topics.items():
+            extra = tuple(TopicSpec(n) for n in sorted(names))
+            clusters[alias] = replace(clusters[alias], topics=clusters[alias].topics + extra)
+            for spec in extra:
+                p = Placement(alias, spec.name, alias, spec.name, (alias,))
+                if graph._place(p):
+                    queue.append(p)
+        graph.topology = replace(self.topology, clusters=clusters)
+        if not graph.truncated:
+            graph._spread(queue)
+        return graph
+
+    def _spread(self, queue: deque[Placement]) -> None:
+        """Copies of what `queue` holds, and of their copies, until nothing new arrives. Stops,
+        keeping only the declared topics, once the count passes a limit."""
+        policy = self.policy
+        traits = self._traits
+        arrivals = self._arrivals
+        copies = self._copies
+        fmt = policy.format_remote_topic
+        new_placement = tuple.__new__  # Placement(...) without its Python-level __new__
+        # Flows out of a cluster grouped by filter (a mesh's flows often share their patterns):
+        # each topic is matched once per group.
+        out: dict[str, list[tuple[Callable[[str], bool], list[tuple[str, str, int]]]]] = {}
+        for alias, flows in self._out.items():
+            groups: dict[tuple[object, object], tuple[Callable[[str], bool], list[Any]]] = {}
+            for f in flows:
+                nf = topic_filter(f)
+                group = groups.setdefault((nf.include, nf.exclude), (nf.matches, []))
+                group[1].append((f.target, f.source, f.index))
+            out[alias] = list(groups.values())
+        count = len(arrivals)
+        tests = 0
+        beats = 0
         while queue:
             p = queue.popleft()
-            for flow in out_flows.get(p.cluster, ()):
-                if not should_replicate_topic(
-                    self.policy, p.topic, flow.target, filters[flow.index].matches
-                ):
+            groups_out = out.get(p.cluster)
+            if not groups_out:
+                continue
+            name = p.topic
+            tr = traits.get(name)
+            if tr is None:
+                tr = traits[name] = replication_traits(policy, name, traits)
+            if tr.internal:
+                continue
+            tests += len(groups_out)
+            if tests > MAX_FILTER_TESTS:
+                self._truncate("filter-tests", tests)
+                return
+            node = (p.cluster, name)
+            for matches, targets in groups_out:
+                # ReplicationTraits.replicated, with the filter tried only when it decides
+                if not (tr.heartbeats or matches(name)):
                     continue
-                remote = self.policy.format_remote_topic(flow.source, p.topic)
-                copy = Placement(
-                    flow.target,
-                    remote,
-                    p.origin_cluster,
-                    p.origin_topic,
-                    (*p.hops, flow.target),
-                    p.topic,
-                    flow.index,
-                    p.heartbeats,
-                )
-                self.topics.add_edge((p.cluster, p.topic), (flow.target, remote), flow=flow.index)
-                problem = topic_name_problem(remote)
-                if problem:
-                    self.bad_names.append(BadName(copy, problem))
-                    continue
-                if self._place(copy):
+                for target, source, index in targets:
+                    if target in tr.sources:
+                        continue
+                    remote = fmt(source, name)
+                    copy_ = new_placement(
+                        Placement,
+                        (
+                            target,
+                            remote,
+                            p.origin_cluster,
+                            p.origin_topic,
+                            (*p.hops, target),
+                            name,
+                            index,
+                            p.heartbeats,
+                        ),
+                    )
+                    dest = (target, remote)
+                    copies.append((node, dest, index))
+                    problem = topic_name_problem(remote)
+                    if problem:
+                        self.bad_names.append(BadName(copy_, problem))
+                    else:
+                        arrived = arrivals.get(dest)
+                        if arrived is not None:
+                            arrived.append(copy_)
+                            continue
+                        arrivals[dest] = [copy_]
+                        beats += tr.heartbeats
+                        queue.append(copy_)
                     count += 1
                     if count > MAX_PLACEMENTS:
-                        self.truncated = True
+                        self._truncate("heartbeats" if 2 * beats > count else "topics", count)
                         return
-                    queue.append(copy)
+
+    def _truncate(self, cause: Literal["heartbeats", "topics", "filter-tests"], n: int) -> None:
+        """Drop every copy: what was built past a limit would only mislead the other checks."""
+        local = {
+            node: [a for a in arr if not a.is_remote]
+            for node, arr in self._arrivals.items()
+            if not arr[0].is_remote
+        }
+        self._arrivals = defaultdict(list, local)
+        self._copies = []
+        self.bad_names = []
+        self._overflow(cause, n)
 
     def _place(self, p: Placement) -> bool:
         """Record an arrival; True when the node is new and must be expanded further."""
-        node = (p.cluster, p.topic)
-        arrivals = self._arrivals[node]
+        arrivals = self._arrivals[(p.cluster, p.topic)]
         arrivals.append(p)
-        if len(arrivals) == 1:
-            self.topics.add_node(node)
-            return True
-        return False
+        return len(arrivals) == 1
+
+    @cached_property
+    def topics(self) -> nx.DiGraph[TopicNode]:
+        """The topic graph (networkx): a node per topic a cluster holds, an edge per copy."""
+        import networkx as nx
+
+        g: nx.DiGraph[TopicNode] = nx.DiGraph()
+        g.add_nodes_from(self._arrivals)
+        for u, v, index in self._copies:
+            g.add_edge(u, v, flow=index)
+        return g
 
     def placements(self) -> Iterable[Placement]:
         for arrivals in self._arrivals.values():
             yield from arrivals
+
+    def first_arrivals(self) -> Iterable[Placement]:
+        """One placement per topic a cluster holds: the first way it arrives."""
+        return (arrivals[0] for arrivals in self._arrivals.values())
 
     def topics_on(self, cluster: str) -> dict[str, list[Placement]]:
         """Every topic name the cluster will hold, with each way it arrives."""
@@ -216,6 +376,8 @@ class TopologyGraph:
         """Names one cluster would hold for two different topics (distinct origins)."""
         out = []
         for arrivals in self._arrivals.values():
+            if len(arrivals) < 2:
+                continue
             origins = {p.origin for p in arrivals}
             if len(origins) > 1:
                 firsts: dict[TopicNode, Placement] = {}
@@ -226,20 +388,36 @@ class TopologyGraph:
 
     def redundant_paths(self) -> list[list[Placement]]:
         """The same origin topic reaching one cluster along more than one path."""
-        by_origin: dict[tuple[str, TopicNode], list[Placement]] = defaultdict(list)
+        first: dict[tuple[str, str, str], Placement] = {}
+        more: dict[tuple[str, str, str], list[Placement]] = {}
         for p in self.placements():
-            if p.is_remote and p.cluster != p.origin_cluster and not p.heartbeats:
-                by_origin[(p.cluster, p.origin)].append(p)
-        return [ps for ps in by_origin.values() if len(ps) > 1]
+            if p.source_topic is not None and p.cluster != p.origin_cluster and not p.heartbeats:
+                key = (p.cluster, p.origin_cluster, p.origin_topic)
+                seen = first.setdefault(key, p)
+                if seen is not p:
+                    more.setdefault(key, [seen]).append(p)
+        return [more[key] for key in first if key in more]
 
     def replication_cycles(self) -> list[Cycle]:
-        """Topic loops (identity naming), grouped by the clusters they go round."""
+        """Topic loops (identity naming), grouped by the clusters they go round.
+
+        A copy's name is never shorter than its source's, so a loop can only run along copies
+        that keep the name: the others are left out, and a prefixing policy has none to search
+        (nor imports networkx to find that out)."""
+        same = [(u, v, i) for u, v, i in self._copies if len(u[1]) == len(v[1])]
+        if not same:
+            return []
+        import networkx as nx
+
+        loops: nx.DiGraph[TopicNode] = nx.DiGraph()
+        for u, v, index in same:
+            loops.add_edge(u, v, flow=index)
         grouped: dict[tuple[str, ...], tuple[set[str], set[int]]] = {}
-        for component in nx.strongly_connected_components(self.topics):
+        for component in nx.strongly_connected_components(loops):
             nodes = sorted(component)
-            if len(nodes) == 1 and not self.topics.has_edge(nodes[0], nodes[0]):
+            if len(nodes) == 1 and not loops.has_edge(nodes[0], nodes[0]):
                 continue
-            sub = self.topics.subgraph(nodes)
+            sub = loops.subgraph(nodes)
             cycle_edges = nx.find_cycle(sub, nodes[0])
             ring = tuple(u[0] for u, _ in cycle_edges)
             start = ring.index(min(ring))
@@ -254,5 +432,73 @@ class TopologyGraph:
 
     def dependents(self, cluster: str, topic: str) -> set[TopicNode]:
         """Copies downstream of a topic: what breaks if it is not there."""
+        import networkx as nx
+
         node = (cluster, topic)
         return set(nx.descendants(self.topics, node)) if node in self.topics else set()
+
+
+def _heartbeat_copies(graph: TopologyGraph, limit: int) -> int | None:
+    """How many heartbeats copies (and misnamed ones) MM2 would make, stopping past `limit`;
+    None where names alone could change the answer, which the expansion then counts instead.
+
+    A heartbeats copy passes every flow's filter, so the count needs no names: a copy of
+    `heartbeats` from cluster X goes to Y unless Y is in its name's sources (MM2's cycle rule),
+    so copies are the simple paths of the cluster graph from each cluster holding `heartbeats`,
+    cut where the name would pass 249 characters. That holds when every alias reads back from
+    the name it prefixes (no separator inside) and prefixes no internal name, and no declared
+    topic looks like a heartbeats copy."""
+    policy, topology = graph.policy, graph.topology
+    beat, sep = policy.heartbeats_topic(), policy.separator
+    if not sep or not sep.isascii() or not policy.is_heartbeats_topic(beat):
+        return None
+    aliases = list(topology.clusters)
+    for alias in aliases:
+        remote = policy.format_remote_topic(alias, beat)
+        if (
+            not alias.isascii()
+            or sep in alias
+            or topic_name_problem(alias) is not None
+            or policy.topic_source(remote) != alias
+            or policy.upstream_topic(remote) != beat
+            or policy.is_internal_topic(remote)
+        ):
+            return None
+    holders = []
+    traits = graph._traits
+    for alias, cluster in topology.clusters.items():
+        for spec in cluster.topics:
+            name = spec.name
+            tr = traits.get(name)
+            if tr is None:
+                tr = traits[name] = replication_traits(policy, name, traits)
+            if tr.heartbeats and name != beat:
+                return None
+        if (alias, beat) in graph._arrivals:
+            holders.append(alias)
+    bit = {alias: 1 << i for i, alias in enumerate(aliases)}
+    out_mask = [0] * len(aliases)
+    for f in graph._usable:
+        out_mask[aliases.index(f.source)] |= bit[f.target]
+    grow = [len(alias) + len(sep) for alias in aliases]
+    made = 0
+    for holder in holders:
+        h = aliases.index(holder)
+        # (cluster, clusters its copy's name already names, length of that name)
+        stack = [(h, bit[holder], len(beat))]
+        while stack:
+            v, seen, length = stack.pop()
+            free = out_mask[v] & ~seen
+            if not free:
+                continue
+            made += free.bit_count()
+            if made > limit:
+                return made
+            length += grow[v]
+            if length > MAX_TOPIC_NAME_LENGTH:
+                continue  # misnamed copies: reported, never copied further
+            while free:
+                low = free & -free
+                free ^= low
+                stack.append((low.bit_length() - 1, seen | low, length))
+    return made

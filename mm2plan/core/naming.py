@@ -21,8 +21,9 @@ MirrorSourceConnector helpers at the end take a topic list instead of an admin c
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Literal, Protocol
 
 HEARTBEATS_TOPIC = "heartbeats"
@@ -123,11 +124,17 @@ class DefaultReplicationPolicy:
     def _internal_separator(self) -> str:
         return self.separator if self.internal_topic_separator_enabled else "."
 
+    @cached_property
+    def _suffixes(self) -> tuple[str, str]:
+        """(internal, checkpoints) suffixes, made once: a graph asks for every topic it holds."""
+        sep = self._internal_separator()
+        return sep + "internal", sep + "checkpoints" + sep + "internal"
+
     def _internal_suffix(self) -> str:
-        return self._internal_separator() + "internal"
+        return self._suffixes[0]
 
     def _checkpoints_suffix(self) -> str:
-        return self._internal_separator() + "checkpoints" + self._internal_suffix()
+        return self._suffixes[1]
 
     def heartbeats_topic(self) -> str:
         return HEARTBEATS_TOPIC
@@ -315,6 +322,58 @@ def is_cycle(policy: ReplicationPolicy, topic: str, target_alias: str) -> bool:
         current = upstream
 
 
+@dataclass(frozen=True, slots=True)
+class ReplicationTraits:
+    """What `shouldReplicateTopic` reads from a topic's name, worked out once per name: a graph
+    asks it for every flow out of every cluster holding the topic."""
+
+    heartbeats: bool
+    internal: bool
+    sources: frozenset[str]
+    """Every alias `isCycle` meets walking the name: a copy never goes to one of them."""
+
+    def replicated(
+        self, target_alias: str, wanted: bool, heartbeats_replication_enabled: bool = True
+    ) -> bool:
+        """`wanted`: the flow's topic filter matches the name."""
+        return (
+            (wanted or (heartbeats_replication_enabled and self.heartbeats))
+            and not self.internal
+            and target_alias not in self.sources
+        )
+
+
+def replication_traits(
+    policy: ReplicationPolicy, topic: str, known: Mapping[str, ReplicationTraits] | None = None
+) -> ReplicationTraits:
+    """The walk `isCycle` and `originalTopic` make over a name (source, then upstream, until
+    neither is left), stopping at a name in `known`: a copy's traits are its upstream's plus one
+    source, so a graph pays one step per copy. `is_heartbeats_topic` is `originalTopic` being
+    the heartbeats topic, for both policies."""
+    if known and topic in known:
+        return known[topic]
+    sources: set[str] = set()
+    current = topic
+    while True:
+        if known and current in known:
+            base = known[current]
+            sources |= base.sources
+            heartbeats = base.heartbeats
+            break
+        source = policy.topic_source(current)
+        upstream = policy.upstream_topic(current)
+        if source is not None:
+            sources.add(source)
+        if upstream is None or upstream == current:
+            heartbeats = current == policy.heartbeats_topic()  # here originalTopic is itself
+            break
+        if source is None:
+            heartbeats = policy.is_heartbeats_topic(current)
+            break
+        current = upstream
+    return ReplicationTraits(heartbeats, policy.is_internal_topic(topic), frozenset(sources))
+
+
 def should_replicate_topic(
     policy: ReplicationPolicy,
     topic: str,
@@ -324,11 +383,8 @@ def should_replicate_topic(
 ) -> bool:
     """`MirrorSourceConnector.shouldReplicateTopic`: heartbeats pass any filter (unless
     `heartbeats.replication.enabled` is false); internal topics and cycles never pass."""
-    wanted = topic_filter(topic) or (
-        heartbeats_replication_enabled and policy.is_heartbeats_topic(topic)
-    )
-    return (
-        wanted and not policy.is_internal_topic(topic) and not is_cycle(policy, topic, target_alias)
+    return replication_traits(policy, topic).replicated(
+        target_alias, topic_filter(topic), heartbeats_replication_enabled
     )
 
 
@@ -337,6 +393,8 @@ def should_replicate_topic(
 
 def _java_length(name: str) -> int:
     """`String.length()`: UTF-16 code units, so a character outside the BMP counts twice."""
+    if name.isascii():
+        return len(name)
     return len(name.encode("utf-16-le")) // 2
 
 

@@ -281,7 +281,18 @@ def _mapping(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def _build(doc: dict[str, Any], file: str, marks: dict[str, SourceRange]) -> Topology:
+def _topic_spec(name: Any, spec: Any) -> TopicSpec:
+    spec = _mapping(spec)
+    config = _mapping(spec.get("config"))
+    return TopicSpec(
+        name=str(name),
+        partitions=_int(spec.get("partitions")),
+        replication_factor=_int(spec.get("replication_factor")),
+        config={str(k): _config_text(v) for k, v in config.items()} if config else {},
+    )
+
+
+def _build(doc: dict[str, Any], file: str, marks: Mapping[str, SourceRange]) -> Topology:
     d = _mapping(doc.get("defaults"))
     defaults = Defaults(
         replication_policy=str(d.get("replication_policy"))
@@ -295,18 +306,7 @@ def _build(doc: dict[str, Any], file: str, marks: dict[str, SourceRange]) -> Top
     clusters: dict[str, Cluster] = {}
     for alias, c in _mapping(doc.get("clusters")).items():
         c = _mapping(c)
-        topics = tuple(
-            TopicSpec(
-                name=str(name),
-                partitions=_int(_mapping(spec).get("partitions")),
-                replication_factor=_int(_mapping(spec).get("replication_factor")),
-                config={
-                    str(k): _config_text(v)
-                    for k, v in _mapping(_mapping(spec).get("config")).items()
-                },
-            )
-            for name, spec in _mapping(c.get("topics")).items()
-        )
+        topics = tuple(_topic_spec(name, spec) for name, spec in _mapping(c.get("topics")).items())
         principal = c.get("replicator_principal")
         clusters[str(alias)] = Cluster(
             alias=str(alias),

@@ -2,13 +2,19 @@
 
 PyYAML's constructors forget positions and silently keep the last of duplicate keys; both matter
 for a validator whose errors point at file:line:col. We build values from the event stream
-(C-accelerated when libyaml is present) iteratively, so deep nesting cannot blow the stack, alias
+(C-accelerated when libyaml is present) in one loop, so deep nesting cannot blow the stack, alias
 expansion is budgeted (no "billion laughs"), and duplicate keys become diagnostics.
+
+Speed matters here: `validate` of a 10,000-topic file is mostly this loop. So a plain scalar is
+resolved once per distinct text, and positions are kept as the parser's own marks in a tree
+beside the values; the dotted paths that diagnostics look them up by are built only when the
+first lookup asks (a valid file never pays for them).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,6 +26,9 @@ MAX_DEPTH = 64
 MAX_NODES = 5_000_000
 _STR_TAG = "tag:yaml.org,2002:str"
 _PLAIN_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
+_RESOLVED_FIRST_CHARS = frozenset(k for k in yaml.resolver.Resolver.yaml_implicit_resolvers if k)
+"""First characters for which YAML 1.1 may read a plain scalar as something else than a string
+(numbers, booleans, null, timestamps...); a plain scalar starting otherwise is a string."""
 
 try:
     _Parser: Any = yaml.CSafeLoader
@@ -37,56 +46,109 @@ def join_path(parent: str, key: str | int) -> str:
     return f"{parent}.{part}" if parent else part
 
 
+_Entry = tuple[Any, Any]
+"""(the parser's mark of a node, its children's entries: a dict by key, a list, or None)."""
+
+
+class Marks(Mapping[str, SourceRange]):
+    """Source position by dotted path (`flows[0].target`), as `join_path` spells paths.
+
+    Built from the mark tree on the first lookup: a valid file, which no diagnostic points into,
+    never builds the ~60,000 path strings of a 10,000-topic file."""
+
+    def __init__(self, file: str, root: _Entry | None = None) -> None:
+        self._file = file
+        self._root = root
+        self._flat: dict[str, SourceRange] | None = None
+
+    def _paths(self) -> dict[str, SourceRange]:
+        if self._flat is None:
+            flat: dict[str, SourceRange] = {}
+            if self._root is not None:
+                todo: list[tuple[str, _Entry]] = [("", self._root)]
+                while todo:
+                    path, (mark, children) = todo.pop()
+                    flat[path] = SourceRange(self._file, mark.line + 1, mark.column + 1)
+                    if isinstance(children, dict):
+                        todo.extend((join_path(path, str(k)), e) for k, e in children.items())
+                    elif children is not None:
+                        todo.extend((join_path(path, i), e) for i, e in enumerate(children))
+            self._flat = flat
+        return self._flat
+
+    def __getitem__(self, path: str) -> SourceRange:
+        return self._paths()[path]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._paths())
+
+    def __len__(self) -> int:
+        return len(self._paths())
+
+
 @dataclass
 class LoadedYaml:
     value: Any
-    marks: dict[str, SourceRange] = field(default_factory=dict)
+    marks: Mapping[str, SourceRange] = field(default_factory=dict)
     diagnostics: list[Diagnostic] = field(default_factory=list)
 
 
 class _Frame:
-    __slots__ = ("anchor", "container", "key", "key_mark", "merges", "path")
+    """An open mapping or sequence: where its values and its children's marks go."""
 
-    def __init__(self, container: Any, path: str, anchor: str | None) -> None:
+    __slots__ = ("anchor", "children", "container", "is_map", "key", "key_mark", "merges", "name")
+
+    def __init__(self, container: Any, children: Any, name: Any, anchor: str | None) -> None:
         self.container = container
+        self.children = children
+        self.is_map = isinstance(container, dict)
         self.key: Any = _NO_KEY
-        self.key_mark: SourceRange | None = None
-        self.path = path
+        self.key_mark: Any = None
+        self.name = name
+        """The key or index under which the parent holds it (None: the document root)."""
         self.anchor = anchor
-        self.merges: list[tuple[Any, yaml.Mark]] = []
+        self.merges: list[tuple[Any, Any]] | None = None
 
 
 _NO_KEY = object()
 
 
+class _Abort(Exception):
+    def __init__(self, code: str, message: str, hint: str, source: SourceRange | None) -> None:
+        super().__init__(message)
+        self.diagnostic = error(code, message, hint, source=source)
+
+
 class _Builder:
     def __init__(self, file: str) -> None:
         self.file = file
-        self.marks: dict[str, SourceRange] = {}
         self.diagnostics: list[Diagnostic] = []
         self.anchors: dict[str, tuple[Any, int]] = {}
         self.nodes = 0
         self.resolver = yaml.resolver.Resolver()
         self.constructor = yaml.constructor.SafeConstructor()
+        self.plain: dict[str, Any] = {}
+        """Plain scalar text -> its value: a file repeats `partitions`, `config`, `3`..."""
         self.stack: list[_Frame] = []
         self.root: Any = None
+        self.root_entry: _Entry | None = None
         self.documents = 0
+
+    def marks(self) -> Marks:
+        return Marks(self.file, self.root_entry)
 
     def mark(self, m: Any) -> SourceRange:
         """libyaml's and PyYAML's marks differ in type, not in fields."""
         return SourceRange(self.file, m.line + 1, m.column + 1)
 
-    def child_path(self) -> str:
-        if not self.stack:
-            return ""
-        top = self.stack[-1]
-        if isinstance(top.container, list):
-            return join_path(top.path, len(top.container))
-        return join_path(top.path, str(top.key))
+    def path_of(self, frame_count: int, key: Any) -> str:
+        path = ""
+        for frame in self.stack[1:frame_count]:
+            assert frame.name is not None
+            path = join_path(path, frame.name if isinstance(frame.name, int) else str(frame.name))
+        return join_path(path, str(key))
 
-    def scalar(self, event: yaml.ScalarEvent) -> Any:
-        if event.tag is None and event.style in ("'", '"'):
-            return event.value  # quoted: a string, whatever it looks like
+    def resolve(self, event: Any) -> Any:
         tag = event.tag
         if tag is None or tag == "!":
             tag = self.resolver.resolve(yaml.ScalarNode, event.value, event.implicit)  # type: ignore[no-untyped-call]
@@ -98,7 +160,7 @@ class _Builder:
         except yaml.constructor.ConstructorError:
             return event.value
 
-    def add(self, value: Any, start: Any, size: int = 1) -> None:
+    def count(self, size: int, start: Any) -> None:
         self.nodes += size
         if self.nodes > MAX_NODES:
             raise _Abort(
@@ -107,16 +169,21 @@ class _Builder:
                 "remove recursive or repeated aliases",
                 self.mark(start),
             )
-        if not self.stack:
+
+    def add(self, value: Any, start: Any, children: Any) -> None:
+        """Put a finished scalar, an alias or a just-opened container where it belongs."""
+        stack = self.stack
+        if not stack:
             self.root = value
-            self.marks[""] = self.mark(start)
+            self.root_entry = (start, children)
             return
-        top = self.stack[-1]
-        if isinstance(top.container, list):
-            self.marks[join_path(top.path, len(top.container))] = self.mark(start)
+        top = stack[-1]
+        if not top.is_map:
+            top.children.append((start, children))
             top.container.append(value)
             return
-        if top.key is _NO_KEY:
+        key = top.key
+        if key is _NO_KEY:
             if isinstance(value, (dict, list)):
                 raise _Abort(
                     "yaml-syntax",
@@ -124,34 +191,33 @@ class _Builder:
                     "quote the key",
                     self.mark(start),
                 )
-            top.key, top.key_mark = value, self.mark(start)
+            top.key, top.key_mark = value, start
             return
-        key = top.key
         top.key = _NO_KEY
         if key == "<<":
+            if top.merges is None:
+                top.merges = []
             top.merges.append((value, start))  # applied at the mapping's end, when complete
             return
-        if isinstance(key, (bool, int, float)) or key is None:
-            key = _plain_text(key)
-        path = join_path(top.path, str(key))
+        key = _key_text(key)
         if key in top.container:
-            first = self.marks.get(path)
-            where = f" (first at line {first.line})" if first else ""
+            first = top.children.get(key)
+            where = f" (first at line {first[0].line + 1})" if first else ""
             self.diagnostics.append(
                 error(
                     "duplicate-key",
                     f"duplicate key '{key}'{where}",
                     "YAML keeps only the last one; remove or rename one of them",
-                    source=top.key_mark,
-                    path=path,
+                    source=self.mark(top.key_mark),
+                    path=self.path_of(len(stack), key),
                 )
             )
-        self.marks[path] = top.key_mark or self.mark(start)
+        top.children[key] = (top.key_mark or start, children)
         top.container[key] = value
 
     def merge(self, frame: _Frame) -> None:
         """YAML merge keys: explicit keys win, earlier merge sources win over later ones."""
-        for value, start in frame.merges:
+        for value, start in frame.merges or ():
             for src in value if isinstance(value, list) else [value]:
                 if not isinstance(src, dict):
                     raise _Abort(
@@ -163,52 +229,107 @@ class _Builder:
                 for k, v in src.items():
                     frame.container.setdefault(k, v)
 
-    def handle(self, event: yaml.Event) -> None:
-        if isinstance(event, yaml.DocumentStartEvent):
-            self.documents += 1
-            if self.documents > 1:
-                raise _Abort(
-                    "yaml-syntax",
-                    "the file holds more than one YAML document",
-                    "keep one topology per file (remove the extra '---')",
-                    self.mark(event.start_mark),
-                )
-        elif isinstance(event, yaml.ScalarEvent):
-            value = self.scalar(event)
-            self.remember(event.anchor, value, 1)
-            self.add(value, event.start_mark)
-        elif isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
-            if len(self.stack) >= MAX_DEPTH:
-                raise _Abort(
-                    "yaml-syntax",
-                    f"nesting deeper than {MAX_DEPTH} levels",
-                    "a topology is only a few levels deep; check the indentation",
-                    self.mark(event.start_mark),
-                )
-            container: Any = {} if isinstance(event, yaml.MappingStartEvent) else []
-            path = self.child_path()
-            self.add(container, event.start_mark)
-            self.stack.append(_Frame(container, path, event.anchor))
-        elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
-            frame = self.stack.pop()
-            if frame.merges:
-                self.merge(frame)
-            if frame.anchor:  # sized only when an alias may repeat it
-                self.remember(frame.anchor, frame.container, _size(frame.container))
-        elif isinstance(event, yaml.AliasEvent):
-            if event.anchor not in self.anchors:
-                raise _Abort(
-                    "yaml-syntax",
-                    f"unknown alias *{event.anchor}",
-                    "define the anchor (&name) before using it",
-                    self.mark(event.start_mark),
-                )
-            value, size = self.anchors[event.anchor]
-            self.add(value, event.start_mark, size)
+    def open(self, event: Any, container: Any) -> None:
+        stack = self.stack
+        if len(stack) >= MAX_DEPTH:
+            raise _Abort(
+                "yaml-syntax",
+                f"nesting deeper than {MAX_DEPTH} levels",
+                "a topology is only a few levels deep; check the indentation",
+                self.mark(event.start_mark),
+            )
+        self.count(1, event.start_mark)
+        name: Any = None
+        if stack:
+            top = stack[-1]
+            name = _key_text(top.key) if top.is_map else len(top.container)
+        children: Any = {} if isinstance(container, dict) else []
+        self.add(container, event.start_mark, children)
+        stack.append(_Frame(container, children, name, event.anchor))
 
-    def remember(self, anchor: str | None, value: Any, size: int) -> None:
-        if anchor:
-            self.anchors[anchor] = (value, size)
+    def close(self) -> None:
+        frame = self.stack.pop()
+        if frame.merges:
+            self.merge(frame)
+        if frame.anchor:  # sized only when an alias may repeat it
+            self.anchors[frame.anchor] = (frame.container, _size(frame.container))
+
+    def run(self, loader: Any) -> None:
+        """The event loop. Scalars, nine events in ten, are handled inline: plain text seen
+        before is looked up, and a mapping's value or a sequence's item is stored directly."""
+        get_event = loader.get_event
+        plain = self.plain
+        stack = self.stack
+        scalar_event = yaml.ScalarEvent
+        ends = (yaml.MappingEndEvent, yaml.SequenceEndEvent)
+        while True:
+            event = get_event()
+            if event is None:
+                return
+            kind = type(event)
+            if kind is scalar_event:
+                if event.tag is None:
+                    if event.implicit[0]:
+                        text = event.value
+                        value = plain.get(text, _NO_KEY)
+                        if value is _NO_KEY:
+                            value = plain[text] = (
+                                text
+                                if text and text[0] not in _RESOLVED_FIRST_CHARS
+                                else self.resolve(event)
+                            )
+                    else:
+                        value = event.value  # quoted or block: a string, whatever it looks like
+                else:
+                    value = self.resolve(event)
+                if event.anchor:
+                    self.anchors[event.anchor] = (value, 1)
+                self.nodes += 1
+                if self.nodes > MAX_NODES:
+                    self.count(0, event.start_mark)
+                if stack:
+                    top = stack[-1]
+                    if top.is_map:
+                        key = top.key
+                        if key is _NO_KEY:
+                            top.key, top.key_mark = value, event.start_mark
+                            continue
+                        if type(key) is str and key != "<<" and key not in top.container:
+                            top.key = _NO_KEY
+                            top.children[key] = (top.key_mark, None)
+                            top.container[key] = value
+                            continue
+                    else:
+                        top.children.append((event.start_mark, None))
+                        top.container.append(value)
+                        continue
+                self.add(value, event.start_mark, None)
+            elif kind in ends:
+                self.close()
+            elif kind is yaml.MappingStartEvent:
+                self.open(event, {})
+            elif kind is yaml.SequenceStartEvent:
+                self.open(event, [])
+            elif kind is yaml.AliasEvent:
+                if event.anchor not in self.anchors:
+                    raise _Abort(
+                        "yaml-syntax",
+                        f"unknown alias *{event.anchor}",
+                        "define the anchor (&name) before using it",
+                        self.mark(event.start_mark),
+                    )
+                value, size = self.anchors[event.anchor]
+                self.count(size, event.start_mark)
+                self.add(value, event.start_mark, None)
+            elif kind is yaml.DocumentStartEvent:
+                self.documents += 1
+                if self.documents > 1:
+                    raise _Abort(
+                        "yaml-syntax",
+                        "the file holds more than one YAML document",
+                        "keep one topology per file (remove the extra '---')",
+                        self.mark(event.start_mark),
+                    )
 
 
 def _size(value: Any) -> int:
@@ -228,10 +349,11 @@ def _plain_text(value: Any) -> str:
     return str(value)
 
 
-class _Abort(Exception):
-    def __init__(self, code: str, message: str, hint: str, source: SourceRange | None) -> None:
-        super().__init__(message)
-        self.diagnostic = error(code, message, hint, source=source)
+def _key_text(key: Any) -> Any:
+    """Numbers, booleans and null as mapping keys become their text; other keys stay."""
+    if isinstance(key, (bool, int, float)) or key is None:
+        return _plain_text(key)
+    return key
 
 
 def load_yaml(text: str, file: str) -> LoadedYaml:
@@ -239,17 +361,16 @@ def load_yaml(text: str, file: str) -> LoadedYaml:
     builder = _Builder(file)
     loader = _Parser(text)
     try:
-        while loader.check_event():
-            builder.handle(loader.get_event())
+        builder.run(loader)
     except _Abort as exc:
-        return LoadedYaml(None, builder.marks, [*builder.diagnostics, exc.diagnostic])
+        return LoadedYaml(None, builder.marks(), [*builder.diagnostics, exc.diagnostic])
     except yaml.MarkedYAMLError as exc:
         m = exc.problem_mark or exc.context_mark
         src = SourceRange(file, m.line + 1, m.column + 1) if m else SourceRange(file, 1, 1)
         problem = exc.problem or exc.context or "invalid YAML"
         return LoadedYaml(
             None,
-            builder.marks,
+            builder.marks(),
             [
                 *builder.diagnostics,
                 error(
@@ -263,7 +384,7 @@ def load_yaml(text: str, file: str) -> LoadedYaml:
     except yaml.YAMLError as exc:
         return LoadedYaml(
             None,
-            builder.marks,
+            builder.marks(),
             [
                 *builder.diagnostics,
                 error("yaml-syntax", f"invalid YAML: {exc}", "", source=SourceRange(file, 1, 1)),
@@ -271,4 +392,4 @@ def load_yaml(text: str, file: str) -> LoadedYaml:
         )
     finally:
         loader.dispose()
-    return LoadedYaml(builder.root, builder.marks, builder.diagnostics)
+    return LoadedYaml(builder.root, builder.marks(), builder.diagnostics)

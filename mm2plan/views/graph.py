@@ -1,4 +1,7 @@
-"""`mm2plan graph` renderers: text, Graphviz dot, Mermaid and JSON, from a TopologyGraph."""
+"""`mm2plan graph` renderers: text, Graphviz dot, Mermaid and JSON, from a TopologyGraph.
+
+Each returns a whole document, ending with a newline like any text file (`graph -f dot >
+topology.dot`); the command prints it as it is."""
 
 from __future__ import annotations
 
@@ -6,13 +9,21 @@ import json
 from typing import Any
 
 from mm2plan.core.graph import Placement, TopologyGraph
+from mm2plan.core.model import Flow
 from mm2plan.views import count
 from mm2plan.views.diagnostics import FORMAT_VERSION
 
 
-def _flow_label(g: TopologyGraph, source: str, target: str) -> str:
-    flow = g.clusters.edges[source, target]["flow"]
+def _flows(g: TopologyGraph) -> list[Flow]:
+    return sorted(g.usable_flows(), key=lambda f: (f.source, f.target))
+
+
+def _flow_label(flow: Flow) -> str:
     return ", ".join(flow.topics)
+
+
+def _document(lines: list[str]) -> str:
+    return "".join(line + "\n" for line in lines)
 
 
 def _topics(g: TopologyGraph, cluster: str) -> list[Placement]:
@@ -31,10 +42,10 @@ def render_text(g: TopologyGraph, topics: bool) -> str:
     lines = []
     policy = g.topology.defaults.replication_policy
     lines.append(
-        f"{count(len(g.clusters), 'cluster')}, {count(g.clusters.number_of_edges(), 'flow')} "
+        f"{count(len(g.cluster_aliases()), 'cluster')}, {count(len(g.usable_flows()), 'flow')} "
         f"(replication policy: {policy})"
     )
-    for cluster in sorted(g.clusters.nodes):
+    for cluster in g.cluster_aliases():
         lines.append("")
         lines.append(cluster)
         for f in sorted(g.flows_out_of(cluster), key=lambda f: f.target):
@@ -45,7 +56,7 @@ def render_text(g: TopologyGraph, topics: bool) -> str:
             held = _topics(g, cluster)
             lines.append(f"  topics ({len(held)}):")
             lines.extend(f"    {_placement_text(p)}" for p in held)
-    return "\n".join(lines)
+    return _document(lines)
 
 
 def _quote(s: str) -> str:
@@ -54,15 +65,17 @@ def _quote(s: str) -> str:
 
 def render_dot(g: TopologyGraph, topics: bool) -> str:
     lines = ["digraph mm2plan {", "  rankdir=LR;", "  node [shape=box];"]
-    for cluster in sorted(g.clusters.nodes):
+    for cluster in g.cluster_aliases():
         label = cluster
         if topics:
             label += "\\n" + "\\n".join(_placement_text(p) for p in _topics(g, cluster))
         lines.append(f"  {_quote(cluster)} [label={_quote(label)}];")
-    for s, t in sorted(g.clusters.edges):
-        lines.append(f"  {_quote(s)} -> {_quote(t)} [label={_quote(_flow_label(g, s, t))}];")
+    for f in _flows(g):
+        lines.append(
+            f"  {_quote(f.source)} -> {_quote(f.target)} [label={_quote(_flow_label(f))}];"
+        )
     lines.append("}")
-    return "\n".join(lines)
+    return _document(lines)
 
 
 def _mermaid_id(s: str) -> str:
@@ -71,27 +84,26 @@ def _mermaid_id(s: str) -> str:
 
 def render_mermaid(g: TopologyGraph, topics: bool) -> str:
     lines = ["flowchart LR"]
-    for cluster in sorted(g.clusters.nodes):
+    for cluster in g.cluster_aliases():
         label = cluster
         if topics:
             label += "<br/>" + "<br/>".join(
                 _placement_text(p).replace("<-", "&larr;") for p in _topics(g, cluster)
             )
         lines.append(f'  {_mermaid_id(cluster)}["{label}"]')
-    for s, t in sorted(g.clusters.edges):
-        label = _flow_label(g, s, t).replace('"', "'").replace("|", "/")
-        lines.append(f'  {_mermaid_id(s)} -->|"{label}"| {_mermaid_id(t)}')
-    return "\n".join(lines)
+    for f in _flows(g):
+        label = _flow_label(f).replace('"', "'").replace("|", "/")
+        lines.append(f'  {_mermaid_id(f.source)} -->|"{label}"| {_mermaid_id(f.target)}')
+    return _document(lines)
 
 
 def render_json(g: TopologyGraph, topics: bool) -> str:
     doc: dict[str, Any] = {
         "format_version": FORMAT_VERSION,
         "replication_policy": g.topology.defaults.replication_policy,
-        "clusters": sorted(g.clusters.nodes),
+        "clusters": g.cluster_aliases(),
         "flows": [
-            {"source": s, "target": t, "topics": list(g.clusters.edges[s, t]["flow"].topics)}
-            for s, t in sorted(g.clusters.edges)
+            {"source": f.source, "target": f.target, "topics": list(f.topics)} for f in _flows(g)
         ],
     }
     if topics:
@@ -107,9 +119,9 @@ def render_json(g: TopologyGraph, topics: bool) -> str:
                 }
                 for p in _topics(g, c)
             ]
-            for c in sorted(g.clusters.nodes)
+            for c in g.cluster_aliases()
         }
-    return json.dumps(doc, indent=2)
+    return json.dumps(doc, indent=2) + "\n"
 
 
 RENDERERS = {"text": render_text, "dot": render_dot, "mermaid": render_mermaid, "json": render_json}

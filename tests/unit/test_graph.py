@@ -3,10 +3,21 @@ the topic graph (not the cluster graph)."""
 
 from __future__ import annotations
 
-import yaml
+import io
+from pathlib import Path
 
+import pytest
+import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from rich.console import Console
+from typer.testing import CliRunner
+
+from mm2plan.cli import Env, app
 from mm2plan.core.graph import TopologyGraph
+from mm2plan.core.naming import ReplicationTraits, is_cycle, policy_for, replication_traits
 from mm2plan.topology.loader import load_text
+from mm2plan.views.graph import RENDERERS
 
 
 def graph(
@@ -98,3 +109,41 @@ def test_heartbeats_are_replicated_along_every_flow_whatever_the_patterns() -> N
     beats = {c: {n for n, arr in g.topics_on(c).items() if arr[0].heartbeats} for c in "abc"}
     assert beats == {"a": set(), "b": {"heartbeats"}, "c": {"heartbeats", "b.heartbeats"}}
     assert g.redundant_paths() == []  # heartbeats take every path by design
+
+
+_names = st.lists(st.sampled_from(["a", "b", "", "heartbeats", "x-y", "mm2", "__z"]), max_size=5)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_names, st.sampled_from([".", "_", "--"]), st.sampled_from(["default", "identity"]))
+def test_replication_traits_read_names_as_mm2_does(
+    parts: list[str], sep: str, policy_name: str
+) -> None:
+    """The graph works a copy's traits out from its upstream's (`known`); the answer must be
+    MM2's own: isCycle for every alias, isHeartbeatsTopic, isInternalTopic."""
+    policy = policy_for(policy_name, sep)
+    topic = sep.join(parts)
+    known: dict[str, ReplicationTraits] = {}
+    upstream = policy.upstream_topic(topic)
+    if upstream is not None and upstream != topic:
+        known[upstream] = replication_traits(policy, upstream)
+    for traits in (replication_traits(policy, topic), replication_traits(policy, topic, known)):
+        assert traits.heartbeats == policy.is_heartbeats_topic(topic)
+        assert traits.internal == policy.is_internal_topic(topic)
+        for alias in {"a", "b", "x-y", "mm2", "__z", "heartbeats", ""}:
+            assert (alias in traits.sources) == is_cycle(policy, topic, alias)
+
+
+@pytest.mark.parametrize("fmt", sorted(RENDERERS))
+@pytest.mark.parametrize("topics", [False, True])
+def test_graph_output_ends_with_one_newline(fmt: str, topics: bool) -> None:
+    """Each format is a text file (`graph -f dot > topology.dot`): it ends with a newline."""
+    g = graph({"a": ["t"], "b": []}, [("a", "b", ["t"])])
+    text = RENDERERS[fmt](g, topics)
+    assert text.endswith("\n") and not text.endswith("\n\n")
+    out = Console(file=io.StringIO(), record=True, width=100, color_system=None)
+    path = Path(__file__).parents[2] / "examples" / "active-passive.yaml"
+    result = CliRunner().invoke(app, ["graph", str(path), "-f", fmt], obj=Env(out=out))
+    assert result.exit_code == 0
+    printed = out.export_text()
+    assert printed.endswith("\n") and not printed.endswith("\n\n")
