@@ -91,6 +91,7 @@ def ownership_record(change: Change, topology_name: str) -> dict[str, Any] | Non
     after = dict(change.after or {})
     if change.kind in (Kind.TOPIC, Kind.INTERNAL_TOPIC):
         rec["name"] = _topic_name(change)
+        rec["applied"] = {k: after[k] for k in ("partitions", "config") if k in after}
     elif change.kind is Kind.ACL:
         rec["binding"] = after
     else:

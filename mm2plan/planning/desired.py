@@ -9,9 +9,10 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
+from mm2plan.core.bookkeeping import is_bookkeeping_topic
 from mm2plan.core.filters import group_filter
 from mm2plan.core.graph import Placement, TopologyGraph
 from mm2plan.core.model import Cluster, Flow, TopicSpec, Topology
@@ -72,10 +73,13 @@ class DesiredState:
     replications: list[DesiredReplication] = field(default_factory=list)
     graph: TopologyGraph | None = None
     topology_name: str = "default"
+    copies: dict[int, list[Placement]] = field(default_factory=lambda: defaultdict(list))
+    """The copies each flow makes, by flow index: one pass over the placements, not one per
+    flow."""
 
 
 def is_kafka_internal(name: str) -> bool:
-    return name in BROKER_TOPICS or name.startswith("__mm2plan")
+    return name in BROKER_TOPICS or is_bookkeeping_topic(name)
 
 
 def discovered_topics(
@@ -97,36 +101,38 @@ def discovered_topics(
     return out
 
 
-def with_discovered(topology: Topology, discovered: Mapping[str, Iterable[str]]) -> Topology:
-    clusters = dict(topology.clusters)
-    for alias, names in discovered.items():
-        c = clusters[alias]
-        extra = tuple(TopicSpec(n) for n in sorted(names))
-        clusters[alias] = replace(c, topics=c.topics + extra)
-    return replace(topology, clusters=clusters)
-
-
-def build_desired(topology: Topology, live: LiveState) -> DesiredState:
-    first = TopologyGraph(topology)
-    discovered = discovered_topics(topology, first.policy, live, first)
-    graph = TopologyGraph(with_discovered(topology, discovered)) if discovered else first
-    declared = {alias: {t.name for t in c.topics} for alias, c in topology.clusters.items()}
+def build_desired(
+    topology: Topology, live: LiveState, graph: TopologyGraph | None = None
+) -> DesiredState:
+    """`graph` is the topology's graph if the caller has it (validate built one): live topics
+    that flows would copy are added to it, rather than building the graph again."""
+    graph = graph or TopologyGraph(topology)
+    discovered = discovered_topics(topology, graph.policy, live, graph)
+    if discovered:
+        graph = graph.with_local_topics(discovered)
+    specs: dict[tuple[str, str], TopicSpec] = {}
+    for alias, c in topology.clusters.items():
+        for t in c.topics:
+            specs.setdefault((alias, t.name), t)
     state = DesiredState(graph=graph, topology_name=topology.name)
     rf = topology.defaults.replication_factor
+    flows = {f.index: f for f in graph.usable_flows()}
     # Internal topics first: heartbeats are replicated too, and their copies take their shape.
-    for flow in graph.usable_flows():
+    for flow in flows.values():
         _internal_topics(state, topology, graph.policy, flow, rf)
         state.replications.append(DesiredReplication(flow, replication_settings(topology, flow)))
     # BFS order of placements means a copy's source is always decided before the copy.
     for p in sorted(graph.placements(), key=lambda p: len(p.hops)):
-        if p.cluster in state.topics and p.topic in state.topics[p.cluster]:
+        if p.flow_index is not None:
+            state.copies[p.flow_index].append(p)
+        on_cluster = state.topics[p.cluster]
+        if p.topic in on_cluster:
             continue
-        cluster = graph.topology.clusters[p.cluster]
         if not p.is_remote:
-            if p.topic not in declared.get(p.cluster, set()):
+            spec = specs.get((p.cluster, p.topic))
+            if spec is None:
                 continue  # discovered: exists live, not managed, only replicated from
-            spec = next(t for t in cluster.topics if t.name == p.topic)
-            state.topics[p.cluster][p.topic] = DesiredTopic(
+            on_cluster[p.topic] = DesiredTopic(
                 p.cluster,
                 p.topic,
                 spec.partitions,
@@ -135,7 +141,8 @@ def build_desired(topology: Topology, live: LiveState) -> DesiredState:
                 "local",
             )
         else:
-            state.topics[p.cluster][p.topic] = _remote_topic(p, graph, state, live, rf)
+            assert p.flow_index is not None
+            on_cluster[p.topic] = _remote_topic(p, flows[p.flow_index], graph, state, live, rf)
     _acls(state, topology, graph)
     return state
 
@@ -172,10 +179,9 @@ def _source_shape(
 
 
 def _remote_topic(
-    p: Placement, graph: TopologyGraph, state: DesiredState, live: LiveState, rf: int
+    p: Placement, flow: Flow, graph: TopologyGraph, state: DesiredState, live: LiveState, rf: int
 ) -> DesiredTopic:
     assert p.source_cluster is not None and p.source_topic is not None
-    flow = next(f for f in graph.usable_flows() if f.index == p.flow_index)
     partitions, config = _source_shape(p.source_cluster, p.source_topic, state, live)
     synced = (
         {k: v for k, v in config.items() if not MM2_CONFIG_EXCLUDE.fullmatch(k)}
@@ -274,7 +280,8 @@ def _replicator_acls(state: DesiredState, topology: Topology, graph: TopologyGra
         dst: Cluster = topology.clusters[flow.target]
         if src.replicator_principal:
             who, acls = src.replicator_principal, state.acls[flow.source]
-            for name in _copied_from(graph, flow):
+            copies = state.copies[flow.index]
+            for name in {p.source_topic for p in copies if p.source_topic is not None}:
                 acls |= _allow(who, ("READ", "DESCRIBE", "DESCRIBE_CONFIGS"), "TOPIC", name)
             acls |= _allow(
                 who, ("READ", "WRITE", "DESCRIBE"), "TOPIC", policy.offset_syncs_topic(flow.target)
@@ -290,25 +297,13 @@ def _replicator_acls(state: DesiredState, topology: Topology, graph: TopologyGra
                 prefix = policy.format_remote_topic(flow.source, "")
                 acls |= _allow(who, ops, "TOPIC", prefix, PREFIXED)
             else:
-                for name in _copies_made(graph, flow):
+                for name in {p.topic for p in state.copies[flow.index]}:
                     acls |= _allow(who, ops, "TOPIC", name)
             for name in (policy.heartbeats_topic(), policy.checkpoints_topic(flow.source)):
                 acls |= _allow(who, ("CREATE", "READ", "WRITE", "DESCRIBE"), "TOPIC", name)
             if flow.sync_group_offsets:
                 for group in _synced_groups(topology, flow, flow.target):
                     acls |= _allow(who, ("READ", "DESCRIBE"), "GROUP", group)
-
-
-def _copied_from(graph: TopologyGraph, flow: Flow) -> set[str]:
-    return {
-        p.source_topic
-        for p in graph.placements()
-        if p.flow_index == flow.index and p.source_topic is not None
-    }
-
-
-def _copies_made(graph: TopologyGraph, flow: Flow) -> set[str]:
-    return {p.topic for p in graph.placements() if p.flow_index == flow.index}
 
 
 def _synced_groups(topology: Topology, flow: Flow, cluster: str) -> set[str]:

@@ -12,6 +12,7 @@ from dataclasses import replace
 from typing import Any
 
 from mm2plan.core.diagnostics import Diagnostic, error, warning
+from mm2plan.core.graph import TopologyGraph
 from mm2plan.core.model import DEFAULT_TOPOLOGY_NAME, Topology
 from mm2plan.core.resources import AclBinding, LiveCluster, LiveState, LiveTopic, fingerprint
 from mm2plan.planning.desired import (
@@ -57,10 +58,17 @@ def scoped(live: LiveState, topology_name: str) -> tuple[LiveState, dict[str, se
     return LiveState(mine), others
 
 
-def make_plan(topology: Topology, live: LiveState, targets: tuple[str, ...] = ()) -> Plan:
+def make_plan(
+    topology: Topology,
+    live: LiveState,
+    targets: tuple[str, ...] = (),
+    graph: TopologyGraph | None = None,
+) -> Plan:
+    """`graph`: the topology's graph, when the caller has built it (validate does), so that one
+    command builds it once."""
     world = live
     live, elsewhere = scoped(live, topology.name)
-    desired = build_desired(topology, live)
+    desired = build_desired(topology, live, graph)
     changes: list[Change] = []
     diags: list[Diagnostic] = []
     for alias in sorted(topology.clusters):
@@ -188,7 +196,14 @@ def _topic_changes(
         elif before != after:
             out.append(
                 Change(
-                    addr, alias, kind, Action.UPDATE, before, after, _update_reason(dt, lt), deps
+                    addr,
+                    alias,
+                    kind,
+                    Action.UPDATE,
+                    before,
+                    after,
+                    update_reason(dt, before, after, lc.owned[addr]),
+                    deps,
                 )
             )
         else:
@@ -238,12 +253,61 @@ def _create_reason(dt: DesiredTopic) -> str:
     return "declared in the topology"
 
 
-def _update_reason(dt: DesiredTopic, lt: LiveTopic) -> str:
-    if dt.role == "remote" and dt.partitions and dt.partitions > lt.partitions:
-        return f"source topic {dt.origin} has {dt.partitions} partitions"
-    if dt.role == "remote":
-        return f"follows the configs of {dt.origin}"
-    return "the topology changed, or the topic drifted"
+_UNKNOWN: Any = object()
+"""What the ownership record does not say (records written before they held applied values)."""
+
+
+def update_reason(
+    dt: DesiredTopic,
+    before: Mapping[str, Any],
+    after: Mapping[str, Any],
+    record: Mapping[str, Any],
+) -> str:
+    """Which attributes change, and why, as far as can be known: each attribute's desired value
+    (after), live value (before) and the value the last apply recorded tell whether what asks
+    for it changed (the topology, or a copy's source), the topic drifted, or both. A record
+    without applied values cannot tell, and the reason says so rather than guess."""
+    applied = record.get("applied")
+    applied = applied if isinstance(applied, Mapping) else {}
+    recorded_config = applied.get("config")
+    recorded_partitions = applied.get("partitions")
+    attrs: list[tuple[str, Any, Any, Any]] = []
+    if before["partitions"] != after["partitions"]:
+        last = recorded_partitions
+        last = last if isinstance(last, int) and last > 0 else _UNKNOWN
+        what = f"partitions {before['partitions']} -> {after['partitions']}"
+        attrs.append((what, before["partitions"], after["partitions"], last))
+    live_config, want_config = before["config"], after["config"]
+    for key in sorted(set(live_config) | set(want_config)):
+        b, a = live_config.get(key), want_config.get(key)
+        if a != b:
+            last = recorded_config.get(key) if isinstance(recorded_config, Mapping) else _UNKNOWN
+            attrs.append((f"{'sets' if a is not None else 'removes'} {key}", b, a, last))
+    who = _asked_by(dt)
+    causes = {
+        "asked": f"{who} changed since the last apply",
+        "drift": "the topic drifted from what the last apply set",
+        "both": f"{who} and the topic both changed since the last apply",
+        "unknown": f"to match {who} - a change there or drift: the ownership record holds no "
+        "applied values to tell",
+    }
+    grouped: dict[str, list[str]] = {cause: [] for cause in causes}
+    for what, b, a, last in attrs:
+        if last is _UNKNOWN:
+            grouped["unknown"].append(what)
+        elif a != last:
+            grouped["asked" if b == last else "both"].append(what)
+        else:
+            grouped["drift"].append(what)
+    return "; ".join(
+        f"{', '.join(whats)}: {causes[cause]}" for cause, whats in grouped.items() if whats
+    )
+
+
+def _asked_by(dt: DesiredTopic) -> str:
+    if dt.origin:
+        return f"the source {dt.origin}"
+    return "MM2" if dt.role == "internal" else "the topology"
 
 
 def _acl_changes(
@@ -315,23 +379,14 @@ def _replication_changes(
         if c.kind in (Kind.TOPIC, Kind.INTERNAL_TOPIC) and c.action is not Action.NOOP
     }
     wanted_addrs = set()
-    graph = desired.graph
     for rep in desired.replications:
         flow = rep.flow
         addr = replication_address(flow.target, flow.name, desired.topology_name)
         wanted_addrs.add(addr)
         lc = live.clusters.get(flow.target, LiveCluster(flow.target))
         record = lc.owned.get(addr)
-        copies = (
-            {
-                topic_address(p.cluster, p.topic)
-                for p in graph.placements()
-                if p.flow_index == flow.index
-            }
-            if graph
-            else set()
-        )
-        deps = tuple(sorted(a for a in topic_changes if a in copies))
+        copies = {topic_address(p.cluster, p.topic) for p in desired.copies[flow.index]}
+        deps = tuple(sorted(a for a in copies if a in topic_changes))
         after = dict(rep.settings)
         if record is None:
             out.append(
