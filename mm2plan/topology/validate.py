@@ -6,6 +6,7 @@ Every check appends diagnostics; none stops the others, so one run reports every
 from __future__ import annotations
 
 import gc
+import re
 from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -13,9 +14,14 @@ from dataclasses import dataclass
 
 from mm2plan.core.diagnostics import Diagnostic, Diagnostics, error, warning
 from mm2plan.core.filters import PatternError, compile_pattern
-from mm2plan.core.graph import Placement, TopologyGraph
-from mm2plan.core.model import Secret, Topology
-from mm2plan.core.naming import MAX_TOPIC_NAME_LENGTH, topic_name_problem, unify_collision_chars
+from mm2plan.core.graph import Overflow, Placement, TopologyGraph
+from mm2plan.core.model import Flow, Secret, Topology
+from mm2plan.core.naming import (
+    MAX_TOPIC_NAME_LENGTH,
+    is_cycle,
+    topic_name_problem,
+    unify_collision_chars,
+)
 from mm2plan.topology.loader import LoadResult, load_file
 from mm2plan.topology.yamlmarks import join_path
 
@@ -66,6 +72,7 @@ def check(t: Topology, graph: TopologyGraph) -> Iterator[Diagnostic]:
     yield from _apps_reference_clusters(t)
     yield from _aliases(t)
     yield from _local_topic_names(t)
+    yield from _local_topics_looking_remote(t, graph)
     yield from _graph_findings(t, graph)
     yield from _metric_collisions(t, graph)
     yield from _apps_topics(t, graph)
@@ -203,6 +210,68 @@ def _local_topic_names(t: Topology) -> Iterator[Diagnostic]:
                 )
 
 
+def _local_topics_looking_remote(t: Topology, graph: TopologyGraph) -> Iterator[Diagnostic]:
+    """`dc1.audit` declared on dc2: MM2 reads every name through the policy, so it takes this
+    local topic for a copy from dc1 (`topicSource`), misreports its origin, and never sends it
+    to dc1 (`isCycle`). A warning; an error where a flow out of the cluster names the topic
+    outright, since then the user wants it copied."""
+    policy = graph.policy
+    joiner = "_" if policy.separator != "_" else "-"
+    for alias, cluster in t.clusters.items():
+        for spec in cluster.topics:
+            name = spec.name
+            source = policy.topic_source(name)
+            if source is None or source == alias or source not in t.clusters:
+                continue
+            if policy.is_internal_topic(name):
+                continue  # MM2's own (checkpoints of a flow from `source`): declared to tune it
+            never = [c for c in t.clusters if c != alias and is_cycle(policy, name, c)]
+            path = join_path(join_path(join_path("clusters", alias), "topics"), name)
+            message = (
+                f"topic '{name}' on {alias} is local, but MM2 reads its name as a copy from "
+                f"{source}: it reports {source} as its origin and never copies it to "
+                f"{', '.join(never)}"
+            )
+            rest = policy.upstream_topic(name)
+            hint = (
+                f"rename the topic so that it does not start with '{source}{policy.separator}'"
+                f" (e.g. '{source}{joiner}{rest}'), or rename cluster {source}"
+            )
+            selecting = [
+                f for f in graph.usable_flows() if f.source == alias and _names_it(f, name)
+            ]
+            if not selecting:
+                yield warning(
+                    "local-topic-looks-remote", message, hint, source=t.mark(path), path=path
+                )
+                continue
+            said = [
+                f"flow {f.name} selects it by name, but MM2 will not copy it to {f.target}"
+                if is_cycle(policy, name, f.target)
+                else f"flow {f.name} copies it as '{policy.format_remote_topic(alias, name)}', "
+                f"reported as coming from {source}"
+                for f in selecting
+            ]
+            yield error(
+                "local-topic-looks-remote",
+                f"{message}; {'; '.join(said)}",
+                hint,
+                source=t.mark(path),
+                path=path,
+            )
+
+
+def _names_it(flow: Flow, name: str) -> bool:
+    r"""A `topics` pattern that is the name itself, dots escaped or not (`dc1\.audit`)."""
+    return any(
+        _LITERAL_ESCAPES.sub(r"\1", p) == name and compile_pattern(p).fullmatch(name)
+        for p in flow.topics
+    )
+
+
+_LITERAL_ESCAPES = re.compile(r"\\([^A-Za-z0-9])")
+
+
 def _placement_path(p: Placement) -> str:
     if p.flow_index is not None:
         return _flow_path(p.flow_index)
@@ -260,15 +329,42 @@ def _graph_findings(t: Topology, graph: TopologyGraph) -> Iterator[Diagnostic]:
             source=t.mark(_placement_path(paths_[-1])),
             path=_placement_path(paths_[-1]),
         )
-    if graph.truncated:
-        yield error(
-            "expansion-limit",
-            "the flows would create more than "
-            "2,000,000 remote topics (every path through a dense mesh)",
-            "narrow the flows' topic patterns",
+    if graph.overflow is not None:
+        yield _overflow(t, graph.overflow)
+
+
+def _overflow(t: Topology, over: Overflow) -> Diagnostic:
+    """Past a limit nothing was built, so the cause is named from what was counted."""
+    if over.cause == "heartbeats":
+        return error(
+            "heartbeat-expansion",
+            f"MM2 would create over {over.limit:,} copies of its heartbeats topics: it copies "
+            "them along every path of the flows (all but back to a cluster a copy's name "
+            f"already passed), whatever the topic patterns; {over.heartbeat_flows} flow(s) "
+            f"write heartbeats on {over.heartbeat_clusters} cluster(s)",
+            "set emit_heartbeats: false on the flows of the mesh (each flow with it on writes "
+            "'heartbeats' on its target), or use fewer hops (fewer flows between the "
+            "clusters); narrowing topic patterns cannot help",
             source=t.mark("flows"),
             path="flows",
         )
+    if over.cause == "filter-tests":
+        return error(
+            "expansion-limit",
+            f"working out what the flows copy would test over {over.limit:,} (topic, flow) pairs",
+            "split the topology into several files, or declare fewer topics per cluster",
+            source=t.mark("flows"),
+            path="flows",
+        )
+    return error(
+        "expansion-limit",
+        f"the flows would make the clusters hold over {over.limit:,} topics: copies are "
+        "copied again along every path through the mesh",
+        "narrow the flows' topic patterns so they do not match remote topics (a flow's '.*' "
+        "also takes the copies its source holds); list the source's own topics instead",
+        source=t.mark("flows"),
+        path="flows",
+    )
 
 
 def _metric_collisions(t: Topology, graph: TopologyGraph) -> Iterator[Diagnostic]:
@@ -293,8 +389,8 @@ def _metric_collisions(t: Topology, graph: TopologyGraph) -> Iterator[Diagnostic
 
 
 def _apps_topics(t: Topology, graph: TopologyGraph) -> Iterator[Diagnostic]:
-    if not t.apps:
-        return
+    if not t.apps or graph.truncated:
+        return  # past the expansion limit no copy was placed: each would look missing
     held: dict[str, set[str]] = defaultdict(set)
     originals: dict[str, set[str]] = defaultdict(set)
     for p in graph.placements():

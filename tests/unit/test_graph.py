@@ -14,9 +14,11 @@ from rich.console import Console
 from typer.testing import CliRunner
 
 from mm2plan.cli import Env, app
+from mm2plan.core import graph as graph_module
 from mm2plan.core.graph import TopologyGraph
 from mm2plan.core.naming import ReplicationTraits, is_cycle, policy_for, replication_traits
 from mm2plan.topology.loader import load_text
+from mm2plan.topology.validate import validate_loaded
 from mm2plan.views.graph import RENDERERS
 
 
@@ -147,3 +149,116 @@ def test_graph_output_ends_with_one_newline(fmt: str, topics: bool) -> None:
     assert result.exit_code == 0
     printed = out.export_text()
     assert printed.endswith("\n") and not printed.endswith("\n\n")
+
+
+def ring(n: int, hops: int, heartbeats: bool = True, pattern: str = "{}-.*") -> str:
+    """n clusters, each flowing to its `hops` next ones; by default with a narrow pattern (the
+    source's own topics)."""
+    names = [f"c{i:02d}" for i in range(n)]
+    doc = {
+        "version": 1,
+        "clusters": {
+            c: {"bootstrap_servers": f"{c}:9092", "topics": {f"{c}-t": {}}} for c in names
+        },
+        "flows": [
+            {
+                "source": s,
+                "target": names[(i + k) % n],
+                "topics": [pattern.format(s)],
+                "emit_heartbeats": heartbeats,
+            }
+            for i, s in enumerate(names)
+            for k in range(1, hops + 1)
+        ],
+    }
+    return yaml.safe_dump(doc)
+
+
+def built(text: str) -> TopologyGraph:
+    t = load_text(text, "ring.yaml").topology
+    assert t is not None
+    return TopologyGraph(t)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.integers(2, 6),
+    st.lists(st.tuples(st.integers(0, 5), st.integers(0, 5)), max_size=14),
+    st.sampled_from([2, 40, 90]),
+    st.lists(st.booleans(), min_size=14, max_size=14),
+)
+def test_heartbeat_count_is_what_the_expansion_builds(
+    n: int, pairs: list[tuple[int, int]], alias_len: int, emit: list[bool]
+) -> None:
+    """Counted over the cluster graph (simple paths, cut where a name passes 249 characters)
+    before anything is built, the heartbeats copies are exactly those the expansion makes."""
+    names = [f"{'c' * (alias_len - 1)}{i}" for i in range(n)]
+    flows = [
+        {"source": names[s % n], "target": names[t % n], "topics": ["none"], "emit_heartbeats": e}
+        for (s, t), e in zip(pairs, emit, strict=False)
+        if s % n != t % n
+    ]
+    doc = {
+        "version": 1,
+        "clusters": {c: {"bootstrap_servers": "x:1"} for c in names},
+        "flows": flows,
+    }
+    g = built(yaml.safe_dump(doc))
+    counted = graph_module._heartbeat_copies(g, 10**9)
+    made = sum(1 for p in g.placements() if p.heartbeats and p.is_remote) + len(g.bad_names)
+    assert counted == made
+
+
+def test_heartbeat_mesh_is_refused_before_anything_is_built(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A ring where each cluster flows to its 4 next ones: MM2 would copy heartbeats along
+    ~10^14 paths. The count says so before one copy is made, and names heartbeats as the cause
+    (the topic patterns are narrow: narrowing them cannot help)."""
+
+    def no_expansion(self: TopologyGraph, queue: object) -> None:
+        raise AssertionError("copies were materialised")
+
+    monkeypatch.setattr(TopologyGraph, "_spread", no_expansion)
+    text = ring(50, 4)
+    g = built(text)
+    assert g.overflow is not None and g.overflow.cause == "heartbeats"
+    assert g.overflow.heartbeat_flows == 200 and g.overflow.heartbeat_clusters == 50
+    assert not any(p.is_remote for p in g.placements())
+    (d,) = validate_loaded(load_text(text, "ring.yaml")).diagnostics
+    assert d.code == "heartbeat-expansion" and "heartbeats" in d.message
+    assert "emit_heartbeats: false" in d.hint
+
+
+def test_the_same_mesh_without_heartbeats_is_valid() -> None:
+    result = validate_loaded(load_text(ring(50, 4, heartbeats=False), "ring.yaml"))
+    assert list(result.diagnostics) == []
+    assert result.graph is not None
+    assert sum(1 for p in result.graph.placements() if p.is_remote) == 200  # a copy per flow
+
+
+def test_copies_of_copies_past_the_limit_are_dropped(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`.*` everywhere copies copies along every path: refused as `expansion-limit`, keeping
+    only the declared topics (the partial copies would mislead the other checks)."""
+    monkeypatch.setattr(graph_module, "MAX_PLACEMENTS", 1_000)
+    text = ring(8, 7, heartbeats=False, pattern=".*")
+    g = built(text)
+    assert g.overflow is not None and g.overflow.cause == "topics"
+    assert not any(p.is_remote for p in g.placements()) and g.bad_names == []
+    codes = [d.code for d in validate_loaded(load_text(text, "ring.yaml")).diagnostics]
+    assert codes == ["expansion-limit"]
+
+
+def test_too_many_filter_tests_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Many topics times many flows whose patterns match little: bounded by tests, not copies."""
+    monkeypatch.setattr(graph_module, "MAX_FILTER_TESTS", 50)
+    doc = {
+        "version": 1,
+        "clusters": {
+            "a": {"bootstrap_servers": "a:1", "topics": {f"t{i}": {} for i in range(30)}},
+            **{f"b{j}": {"bootstrap_servers": "b:1"} for j in range(5)},
+        },
+        "flows": [{"source": "a", "target": f"b{j}", "topics": [f"none{j}"]} for j in range(5)],
+    }
+    g = built(yaml.safe_dump(doc))
+    assert g.overflow is not None and g.overflow.cause == "filter-tests"

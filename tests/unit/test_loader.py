@@ -202,3 +202,29 @@ def test_fast_schema_check_agrees_with_jsonschema(text: str) -> None:
 
     doc = yaml.safe_load(text)
     assert is_valid_fast(doc) == (not list(topology_validator().iter_errors(doc)))
+
+
+LOOKS_REMOTE = """version: 1
+defaults: {replication_policy: POLICY}
+clusters:
+  dc1: {bootstrap_servers: "dc1:9092", topics: {orders: {}}}
+  dc2: {bootstrap_servers: "dc2:9092", topics: {dc1.audit: {}}}
+flows:
+  - {source: dc1, target: dc2, topics: [orders]}
+  - {source: dc2, target: dc1, topics: ['PATTERN']}
+"""
+
+
+def test_a_local_topic_named_like_a_copy_is_reported_at_its_line() -> None:
+    """MM2 reads `dc1.audit` on dc2 as a copy from dc1 and never sends it back there: a
+    warning, an error when the flow asks for exactly that topic."""
+
+    def found(pattern: str, policy: str = "default") -> list[tuple[str, str, int]]:
+        text = LOOKS_REMOTE.replace("PATTERN", pattern).replace("POLICY", policy)
+        diags = validate_loaded(load_text(text, "t.yaml")).diagnostics
+        return [(d.severity.value, d.code, d.source.line if d.source else 0) for d in diags]
+
+    assert found(r"dc1\.audit") == [("error", "local-topic-looks-remote", 5)]
+    assert found("dc1.audit") == [("error", "local-topic-looks-remote", 5)]
+    assert found(r"dc1\..*") == [("warning", "local-topic-looks-remote", 5)]
+    assert found(r"dc1\.audit", "identity") == []  # identity names carry no source
