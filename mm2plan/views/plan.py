@@ -8,6 +8,9 @@ from collections import Counter
 from collections.abc import Mapping
 from typing import Any
 
+from rich.console import Console, ConsoleOptions, RenderResult
+from rich.segment import Segment
+from rich.style import Style
 from rich.text import Text
 
 from mm2plan.execution.apply import ApplyReport, ChangeResult, Status
@@ -53,17 +56,55 @@ def _flatten(value: Mapping[str, Any] | None, prefix: str = "") -> dict[str, Any
     return out
 
 
-def render_change(c: Change) -> Text:
+class Pieces:
+    """Styled text as (text, style) pieces, printed as rich segments.
+
+    A 10,000-change plan as one `rich.text.Text` takes seconds to print: rich splits it into
+    lines and divides every span among them. A console that does not wrap (mm2plan's consoles
+    soft-wrap) takes the pieces as they are; any other gets the equivalent `Text`.
+    """
+
+    __slots__ = ("_pieces",)
+
+    def __init__(self, text: str = "", style: str = "") -> None:
+        self._pieces: list[tuple[str, str]] = [(text, style)] if text else []
+
+    def append(self, text: str, style: str = "") -> None:
+        self._pieces.append((text, style))
+
+    def extend(self, other: Pieces) -> None:
+        self._pieces += other._pieces
+
+    @property
+    def plain(self) -> str:
+        return "".join(text for text, _ in self._pieces)
+
+    def to_text(self) -> Text:
+        return Text.assemble(*self._pieces)
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        if not options.no_wrap:
+            yield self.to_text()
+            return
+        styles: dict[str, Style | None] = {}
+        for text, name in self._pieces:
+            if name not in styles:
+                styles[name] = console.get_style(name) if name else None
+            yield Segment(text, styles[name])
+
+
+def render_change(c: Change, out: Pieces | None = None) -> Pieces:
+    """One change, Terraform-style, appended to `out` (a new `Pieces` when None)."""
+    t = Pieces() if out is None else out
     style = _STYLE[c.action]
-    t = Text()
-    t.append(f"  # {c.address} {_VERB[c.action]}", style="bold")
+    t.append(f"  # {c.address} {_VERB[c.action]}", "bold")
     if c.reason:
-        t.append(f" ({c.reason})", style="dim")
+        t.append(f" ({c.reason})", "dim")
     t.append("\n")
     before, after = _flatten(c.before), _flatten(c.after)
-    keys = sorted((set(before) | set(after)) - _EXPLAINED_BY_REASON)
+    keys = sorted((before.keys() | after.keys()) - _EXPLAINED_BY_REASON)
     width = max((len(k) for k in keys), default=0)
-    t.append(f"  {c.action.symbol} ", style=style)
+    t.append(f"  {c.action.symbol} ", style)
     if c.kind is Kind.ACL or not keys:  # the address already says everything
         t.append(f"{c.address}\n\n")
         return t
@@ -71,22 +112,22 @@ def render_change(c: Change) -> Text:
     for k in keys:
         b, a = before.get(k, _MISSING), after.get(k, _MISSING)
         if c.action is Action.CREATE:
-            t.append("      + ", style="green")
+            t.append("      + ", "green")
             t.append(f"{k.ljust(width)} = {_fmt(a)}\n")
         elif c.action is Action.DELETE:
-            t.append("      - ", style="red")
+            t.append("      - ", "red")
             t.append(f"{k.ljust(width)} = {_fmt(b)}\n")
         elif a is _MISSING:
-            t.append("      - ", style="red")
+            t.append("      - ", "red")
             t.append(f"{k.ljust(width)} = {_fmt(b)} -> null\n")
         elif b is _MISSING:
-            t.append("      + ", style="green")
+            t.append("      + ", "green")
             t.append(f"{k.ljust(width)} = {_fmt(a)}\n")
         elif a != b:
-            t.append("      ~ ", style="yellow")
+            t.append("      ~ ", "yellow")
             t.append(f"{k.ljust(width)} = {_fmt(b)} -> {_fmt(a)}\n")
     if c.destroys_data:
-        t.append("      ! this topic holds data: deleting it loses that data\n", style="bold red")
+        t.append("      ! this topic holds data: deleting it loses that data\n", "bold red")
     t.append("    }\n\n")
     return t
 
@@ -102,17 +143,17 @@ class _Missing:
 _MISSING: Any = _Missing()
 
 
-def summary(plan: Plan) -> Text:
+def summary(plan: Plan) -> Pieces:
     n = plan.counts()
     line = f"Plan: {n['add']} to add, {n['change']} to change, {n['destroy']} to destroy"
     if n["adopt"]:
         line += f", {n['adopt']} to adopt"
-    return Text(line + ".", style="bold")
+    return Pieces(line + ".", "bold")
 
 
-def render_human(plan: Plan) -> Text:
+def render_human(plan: Plan) -> Pieces:
     """A plan with errors never reads as done: it says it cannot be applied, and why."""
-    t = Text()
+    t = Pieces()
     if plan.has_changes:
         if plan.has_errors:
             t.append("Besides the errors, the plan holds these changes (none is applied ")
@@ -120,31 +161,32 @@ def render_human(plan: Plan) -> Text:
         else:
             t.append("mm2plan will perform the following actions:\n\n")
         for c in plan.effective:
-            t.append_text(render_change(c))
-        t.append_text(summary(plan))
+            render_change(c, t)
+        t.extend(summary(plan))
         t.append("\n")
     elif not plan.has_errors:
-        t.append("No changes. ", style="bold green")
+        t.append("No changes. ", "bold green")
         t.append("The clusters match the topology.\n")
     if plan.has_errors:
         if plan.has_changes:
             t.append("\n")
-        t.append_text(cannot_apply(plan))
+        t.extend(cannot_apply(plan))
     return t
 
 
-def cannot_apply(plan: Plan) -> Text:
+def cannot_apply(plan: Plan) -> Pieces:
     """`The plan cannot be applied: 2 errors (partition-decrease, topic-conflict) ...`."""
     codes = Counter(d.code for d in plan.diagnostics if d.is_error)
     n = sum(codes.values())
-    t = Text("The plan cannot be applied: ", style="bold red")
+    t = Pieces("The plan cannot be applied: ", "bold red")
     t.append(f"{n} error{'' if n == 1 else 's'} ({', '.join(sorted(codes))}), shown above. ")
     t.append("Fix the topology (or the clusters, as each error says) and plan again.\n")
     return t
 
 
-def render_json(plan: Plan) -> str:
-    return json.dumps(plan.to_json(), indent=2)
+def render_json(plan: Plan) -> Pieces:
+    """The plan as JSON, one piece: printed as it is, not split into its many lines."""
+    return Pieces(json.dumps(plan.to_json(), indent=2))
 
 
 _RESULT_STYLE = {

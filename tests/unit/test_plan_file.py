@@ -4,10 +4,12 @@ human view that never calls a plan with errors converged."""
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 from pathlib import Path
 
 import pytest
+from rich.console import Console
 
 from mm2plan.core.diagnostics import error
 from mm2plan.core.resources import LiveState
@@ -95,3 +97,23 @@ def test_a_plan_with_errors_says_it_cannot_be_applied() -> None:
     text = render_human(Plan((change,), "sha256:0", diagnostics=(diag, diag))).plain
     assert "will perform" not in text
     assert "The plan cannot be applied: 2 errors (partition-decrease)" in text
+
+
+def test_the_fast_path_prints_what_rich_text_would() -> None:
+    """A soft-wrapping console takes the pieces as segments; the bytes are those of the Text."""
+    changes = tuple(
+        Change(
+            f'dc2.topic["t{i}"]', "dc2", Kind.TOPIC, a, {"partitions": 1}, {"partitions": 2}, "why"
+        )
+        for i, a in enumerate((Action.CREATE, Action.UPDATE, Action.DELETE, Action.ADOPT))
+    )
+    pieces = render_human(Plan(changes, "sha256:0"))
+
+    def printed(renderable: object) -> str:
+        out = io.StringIO()
+        Console(file=out, force_terminal=True, soft_wrap=True, width=40).print(renderable, end="")
+        return out.getvalue()
+
+    assert printed(pieces) == printed(pieces.to_text())
+    assert "\x1b[" in printed(pieces)
+    assert pieces.to_text().plain == pieces.plain
