@@ -15,7 +15,8 @@ import typer
 
 from mm2plan.cli.env import Env, env_of
 from mm2plan.cli.exit_codes import ExitCode
-from mm2plan.cli.output import fail, load_topology, show_diagnostics
+from mm2plan.cli.output import fail, load_topology, load_valid, show_diagnostics
+from mm2plan.core.graph import TopologyGraph
 from mm2plan.core.model import Topology
 from mm2plan.execution import session
 from mm2plan.execution.apply import Applier, ChangeResult, check_applicable
@@ -76,6 +77,7 @@ def _read_plan(
     admins: session.Admins,
     targets: tuple[str, ...] = (),
     destroy: bool = False,
+    graph: TopologyGraph | None = None,
 ) -> Plan:
     """Reads with a progress bar on stderr (a terminal only: nothing lands in a CI log)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -90,7 +92,7 @@ def _read_plan(
     ) as bar:
         task = bar.add_task("Reading " + ", ".join(sorted(admins)), total=len(admins))
         return session.read_plan(
-            topology, admins, targets, destroy, progress=lambda _alias: bar.advance(task)
+            topology, admins, targets, destroy, lambda _alias: bar.advance(task), graph
         )
 
 
@@ -123,9 +125,11 @@ def plan(
 ) -> None:
     """Show what apply would change on the live clusters (reads only)."""
     env = env_of(ctx)
-    topology = load_topology(env, path)
+    loaded = load_valid(env, path)
+    topology = loaded.topology
+    assert topology is not None
     with _reported(env), session.connected(topology, env.admin_factory) as admins:
-        the_plan = _read_plan(env, topology, admins, tuple(target or ()))
+        the_plan = _read_plan(env, topology, admins, tuple(target or ()), graph=loaded.graph)
     show_diagnostics(env, the_plan.diagnostics)
     if as_json:
         env.out.print(
@@ -209,13 +213,16 @@ def apply(
     env = env_of(ctx)
     with _reported(env):
         saved = session.saved_plan(path)
-    topology = load_topology(env, Path(saved.topology_file) if saved else path)
+    loaded = load_valid(env, Path(saved.topology_file) if saved else path)
+    topology = loaded.topology
+    assert topology is not None
     with (
         _reported(env),
         session.connected(topology, env.admin_factory) as admins,
         _locked(env, admins, "apply", force_unlock),
     ):
-        the_plan = _read_plan(env, topology, admins, saved.targets if saved else ())
+        targets = saved.targets if saved else ()
+        the_plan = _read_plan(env, topology, admins, targets, graph=loaded.graph)
         if saved is not None:
             session.check_fresh(saved, the_plan)
             the_plan = saved

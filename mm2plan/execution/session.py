@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from mm2plan.core.graph import TopologyGraph
 from mm2plan.core.model import Topology
 from mm2plan.execution.errors import Refused
 from mm2plan.execution.live import ClusterRead, read_live
@@ -79,12 +80,14 @@ def read_plan(
     targets: tuple[str, ...] = (),
     destroy: bool = False,
     progress: ClusterRead | None = None,
+    graph: TopologyGraph | None = None,
 ) -> Plan:
-    """Read every cluster (raises LiveReadError naming each that failed) and plan against it."""
+    """Read every cluster (raises LiveReadError naming each that failed) and plan against it.
+    `graph`: the one validate built, so that the command builds it once."""
     live = read_live(admins, progress)
     if destroy:
         return make_destroy_plan(topology, live)
-    return make_plan(topology, live, targets)
+    return make_plan(topology, live, targets, graph)
 
 
 def is_plan_file(path: Path) -> bool:
