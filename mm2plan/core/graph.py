@@ -104,6 +104,9 @@ class Overflow:
     """Clusters MM2 writes `heartbeats` on (the targets of flows with emit_heartbeats on)."""
     heartbeat_flows: int = 0
     """Flows with emit_heartbeats on."""
+    copies_of_copies: bool = False
+    """Most of the count is copies of copies (patterns that match remote names), not copies of
+    declared topics."""
 
 
 class TopologyGraph:
@@ -220,10 +223,17 @@ class TopologyGraph:
             return
         self._spread(queue)
 
-    def _overflow(self, cause: Literal["heartbeats", "topics", "filter-tests"], n: int) -> None:
+    def _overflow(
+        self,
+        cause: Literal["heartbeats", "topics", "filter-tests"],
+        n: int,
+        copies_of_copies: bool = False,
+    ) -> None:
         emitting = [f for f in self._usable if f.emit_heartbeats]
         limit = MAX_FILTER_TESTS if cause == "filter-tests" else MAX_PLACEMENTS
-        self.overflow = Overflow(cause, n, limit, len({f.target for f in emitting}), len(emitting))
+        self.overflow = Overflow(
+            cause, n, limit, len({f.target for f in emitting}), len(emitting), copies_of_copies
+        )
 
     def with_local_topics(self, topics: Mapping[str, Iterable[str]]) -> TopologyGraph:
         """This graph plus local topics it does not hold yet (live ones no cluster declares: MM2
@@ -270,7 +280,7 @@ class TopologyGraph:
             out[alias] = list(groups.values())
         count = len(arrivals)
         tests = 0
-        beats = 0
+        beats = deep = 0
         while queue:
             p = queue.popleft()
             groups_out = out.get(p.cluster)
@@ -320,13 +330,23 @@ class TopologyGraph:
                             continue
                         arrivals[dest] = [copy_]
                         beats += tr.heartbeats
+                        deep += p.source_topic is not None
                         queue.append(copy_)
                     count += 1
                     if count > MAX_PLACEMENTS:
-                        self._truncate("heartbeats" if 2 * beats > count else "topics", count)
+                        self._truncate(
+                            "heartbeats" if 2 * beats > count else "topics",
+                            count,
+                            2 * deep > count,
+                        )
                         return
 
-    def _truncate(self, cause: Literal["heartbeats", "topics", "filter-tests"], n: int) -> None:
+    def _truncate(
+        self,
+        cause: Literal["heartbeats", "topics", "filter-tests"],
+        n: int,
+        copies_of_copies: bool = False,
+    ) -> None:
         """Drop every copy: what was built past a limit would only mislead the other checks."""
         local = {
             node: [a for a in arr if not a.is_remote]
@@ -336,7 +356,7 @@ class TopologyGraph:
         self._arrivals = defaultdict(list, local)
         self._copies = []
         self.bad_names = []
-        self._overflow(cause, n)
+        self._overflow(cause, n, copies_of_copies)
 
     def _place(self, p: Placement) -> bool:
         """Record an arrival; True when the node is new and must be expanded further."""

@@ -356,12 +356,20 @@ def _overflow(t: Topology, over: Overflow) -> Diagnostic:
             source=t.mark("flows"),
             path="flows",
         )
+    if over.copies_of_copies:
+        return error(
+            "expansion-limit",
+            f"the flows would make the clusters hold over {over.limit:,} topics: copies are "
+            "copied again along every path through the mesh",
+            "narrow the flows' topic patterns so they do not match remote topics (a flow's "
+            "'.*' also takes the copies its source holds); list the source's own topics instead",
+            source=t.mark("flows"),
+            path="flows",
+        )
     return error(
         "expansion-limit",
-        f"the flows would make the clusters hold over {over.limit:,} topics: copies are "
-        "copied again along every path through the mesh",
-        "narrow the flows' topic patterns so they do not match remote topics (a flow's '.*' "
-        "also takes the copies its source holds); list the source's own topics instead",
+        f"the declared topics and their copies would be over {over.limit:,} topics",
+        "narrow the flows' topic patterns, or split the topology into several files",
         source=t.mark("flows"),
         path="flows",
     )

@@ -243,7 +243,7 @@ def test_copies_of_copies_past_the_limit_are_dropped(monkeypatch: pytest.MonkeyP
     monkeypatch.setattr(graph_module, "MAX_PLACEMENTS", 1_000)
     text = ring(8, 7, heartbeats=False, pattern=".*")
     g = built(text)
-    assert g.overflow is not None and g.overflow.cause == "topics"
+    assert g.overflow is not None and g.overflow.cause == "topics" and g.overflow.copies_of_copies
     assert not any(p.is_remote for p in g.placements()) and g.bad_names == []
     codes = [d.code for d in validate_loaded(load_text(text, "ring.yaml")).diagnostics]
     assert codes == ["expansion-limit"]
