@@ -294,7 +294,8 @@ class TopologyGraph:
                 continue
             tests += len(groups_out)
             if tests > MAX_FILTER_TESTS:
-                self._truncate("filter-tests", tests)
+                self._drop_copies()
+                self._overflow("filter-tests", tests)
                 return
             node = (p.cluster, name)
             for matches, targets in groups_out:
@@ -334,19 +335,15 @@ class TopologyGraph:
                         queue.append(copy_)
                     count += 1
                     if count > MAX_PLACEMENTS:
-                        self._truncate(
+                        self._drop_copies()
+                        self._overflow(
                             "heartbeats" if 2 * beats > count else "topics",
                             count,
                             2 * deep > count,
                         )
                         return
 
-    def _truncate(
-        self,
-        cause: Literal["heartbeats", "topics", "filter-tests"],
-        n: int,
-        copies_of_copies: bool = False,
-    ) -> None:
+    def _drop_copies(self) -> None:
         """Drop every copy: what was built past a limit would only mislead the other checks."""
         local = {
             node: [a for a in arr if not a.is_remote]
@@ -356,7 +353,6 @@ class TopologyGraph:
         self._arrivals = defaultdict(list, local)
         self._copies = []
         self.bad_names = []
-        self._overflow(cause, n, copies_of_copies)
 
     def _place(self, p: Placement) -> bool:
         """Record an arrival; True when the node is new and must be expanded further."""
