@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import copy
 from collections import defaultdict, deque
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, replace
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple
@@ -260,14 +260,55 @@ class TopologyGraph:
         return graph
 
     def _spread(self, queue: deque[Placement]) -> None:
-        """Copies of what `queue` holds, and of their copies, until nothing new arrives. Stops,
-        keeping only the declared topics, once the count passes a limit."""
-        policy = self.policy
-        traits = self._traits
+        """Copies of what `queue` holds, and of their copies, until nothing new arrives.
+
+        Counted first, as (topic, copy, flow) records; only once the count is within the
+        limits are they made placements. Past a limit nothing is made and only the declared
+        topics stay: a dense mesh asks for millions, and building them was minutes and GBs."""
+        roots = list(queue)
+        counted = self._count_copies(roots)
+        if counted is None:
+            return
+        nodes, parents, flow_of, problems = counted
         arrivals = self._arrivals
         copies = self._copies
-        fmt = policy.format_remote_topic
         new_placement = tuple.__new__  # Placement(...) without its Python-level __new__
+        made: list[Placement] = roots
+        for j in range(len(roots), len(nodes)):
+            p = made[parents[j]]
+            dest = nodes[j]
+            index = flow_of[j]
+            copy_ = new_placement(
+                Placement,
+                (
+                    dest[0],
+                    dest[1],
+                    p.origin_cluster,
+                    p.origin_topic,
+                    (*p.hops, dest[0]),
+                    p.topic,
+                    index,
+                    p.heartbeats,
+                ),
+            )
+            made.append(copy_)
+            copies.append(((p.cluster, p.topic), dest, index))
+            problem = problems.get(j)
+            if problem is not None:
+                self.bad_names.append(BadName(copy_, problem))
+            else:
+                arrivals[dest].append(copy_)
+
+    def _count_copies(
+        self, roots: list[Placement]
+    ) -> tuple[list[TopicNode], list[int], list[int], dict[int, str]] | None:
+        """Breadth-first as MM2 copies: each flow takes the topics its source holds that its
+        filter matches, skipping internal topics and cycles; each copy is named by the policy.
+        Returns every copy as (where it lands, the record it copies, the flow, a naming problem),
+        or None, having said why, once past `MAX_PLACEMENTS` or `MAX_FILTER_TESTS`."""
+        policy = self.policy
+        traits = self._traits
+        fmt = policy.format_remote_topic
         # Flows out of a cluster grouped by filter (a mesh's flows often share their patterns):
         # each topic is matched once per group.
         out: dict[str, list[tuple[Callable[[str], bool], list[tuple[str, str, int]]]]] = {}
@@ -278,15 +319,20 @@ class TopologyGraph:
                 group = groups.setdefault((nf.include, nf.exclude), (nf.matches, []))
                 group[1].append((f.target, f.source, f.index))
             out[alias] = list(groups.values())
-        count = len(arrivals)
-        tests = 0
-        beats = deep = 0
-        while queue:
-            p = queue.popleft()
-            groups_out = out.get(p.cluster)
+        nodes: list[TopicNode] = [(p.cluster, p.topic) for p in roots]
+        parents = [-1] * len(roots)
+        flow_of = [-1] * len(roots)
+        problems: dict[int, str] = {}
+        held = set(self._arrivals)
+        count = len(held)
+        tests = beats = deep = 0
+        todo = deque(range(len(roots)))
+        while todo:
+            i = todo.popleft()
+            cluster, name = nodes[i]
+            groups_out = out.get(cluster)
             if not groups_out:
                 continue
-            name = p.topic
             tr = traits.get(name)
             if tr is None:
                 tr = traits[name] = replication_traits(policy, name, traits)
@@ -296,8 +342,7 @@ class TopologyGraph:
             if tests > MAX_FILTER_TESTS:
                 self._drop_copies()
                 self._overflow("filter-tests", tests)
-                return
-            node = (p.cluster, name)
+                return None
             for matches, targets in groups_out:
                 # ReplicationTraits.replicated, with the filter tried only when it decides
                 if not (tr.heartbeats or matches(name)):
@@ -306,33 +351,21 @@ class TopologyGraph:
                     if target in tr.sources:
                         continue
                     remote = fmt(source, name)
-                    copy_ = new_placement(
-                        Placement,
-                        (
-                            target,
-                            remote,
-                            p.origin_cluster,
-                            p.origin_topic,
-                            (*p.hops, target),
-                            name,
-                            index,
-                            p.heartbeats,
-                        ),
-                    )
                     dest = (target, remote)
-                    copies.append((node, dest, index))
+                    j = len(nodes)
+                    nodes.append(dest)
+                    parents.append(i)
+                    flow_of.append(index)
                     problem = topic_name_problem(remote)
                     if problem:
-                        self.bad_names.append(BadName(copy_, problem))
+                        problems[j] = problem
+                    elif dest in held:
+                        continue  # one more way to a topic already there: not copied on
                     else:
-                        arrived = arrivals.get(dest)
-                        if arrived is not None:
-                            arrived.append(copy_)
-                            continue
-                        arrivals[dest] = [copy_]
+                        held.add(dest)
+                        todo.append(j)
                         beats += tr.heartbeats
-                        deep += p.source_topic is not None
-                        queue.append(copy_)
+                        deep += i >= len(roots)
                     count += 1
                     if count > MAX_PLACEMENTS:
                         self._drop_copies()
@@ -341,7 +374,8 @@ class TopologyGraph:
                             count,
                             2 * deep > count,
                         )
-                        return
+                        return None
+        return nodes, parents, flow_of, problems
 
     def _drop_copies(self) -> None:
         """Drop every copy: what was built past a limit would only mislead the other checks."""
@@ -375,6 +409,10 @@ class TopologyGraph:
         for arrivals in self._arrivals.values():
             yield from arrivals
 
+    def held(self) -> Collection[TopicNode]:
+        """Every (cluster, topic) the clusters will hold."""
+        return self._arrivals.keys()
+
     def first_arrivals(self) -> Iterable[Placement]:
         """One placement per topic a cluster holds: the first way it arrives."""
         return (arrivals[0] for arrivals in self._arrivals.values())
@@ -404,14 +442,20 @@ class TopologyGraph:
 
     def redundant_paths(self) -> list[list[Placement]]:
         """The same origin topic reaching one cluster along more than one path."""
+        copies = [
+            p
+            for p in self.placements()
+            if p.source_topic is not None and p.cluster != p.origin_cluster and not p.heartbeats
+        ]
+        keys = [(p.cluster, p.origin_cluster, p.origin_topic) for p in copies]
+        if len(set(keys)) == len(keys):
+            return []  # every copy its own path: the common case, in one pass
         first: dict[tuple[str, str, str], Placement] = {}
         more: dict[tuple[str, str, str], list[Placement]] = {}
-        for p in self.placements():
-            if p.source_topic is not None and p.cluster != p.origin_cluster and not p.heartbeats:
-                key = (p.cluster, p.origin_cluster, p.origin_topic)
-                seen = first.setdefault(key, p)
-                if seen is not p:
-                    more.setdefault(key, [seen]).append(p)
+        for key, p in zip(keys, copies, strict=True):
+            seen = first.setdefault(key, p)
+            if seen is not p:
+                more.setdefault(key, [seen]).append(p)
         return [more[key] for key in first if key in more]
 
     def replication_cycles(self) -> list[Cycle]:
@@ -481,14 +525,11 @@ def _heartbeat_copies(graph: TopologyGraph, limit: int) -> int | None:
         ):
             return None
     holders = []
-    traits = graph._traits
     for alias, cluster in topology.clusters.items():
         for spec in cluster.topics:
+            # Both policies read a heartbeats topic as a name ending with `heartbeats`.
             name = spec.name
-            tr = traits.get(name)
-            if tr is None:
-                tr = traits[name] = replication_traits(policy, name, traits)
-            if tr.heartbeats and name != beat:
+            if name.endswith(beat) and name != beat and policy.is_heartbeats_topic(name):
                 return None
         if (alias, beat) in graph._arrivals:
             holders.append(alias)

@@ -376,6 +376,9 @@ def _overflow(t: Topology, over: Overflow) -> Diagnostic:
 
 
 def _metric_collisions(t: Topology, graph: TopologyGraph) -> Iterator[Diagnostic]:
+    held = graph.held()
+    if len({(c, unify_collision_chars(name)) for c, name in held}) == len(held):
+        return  # no two names in one cluster unify: the common case, in one pass
     by_cluster: dict[str, dict[str, list[Placement]]] = defaultdict(dict)
     for p in graph.first_arrivals():
         group = by_cluster[p.cluster].setdefault(unify_collision_chars(p.topic), [])

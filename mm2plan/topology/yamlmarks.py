@@ -29,6 +29,14 @@ _PLAIN_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
 _RESOLVED_FIRST_CHARS = frozenset(k for k in yaml.resolver.Resolver.yaml_implicit_resolvers if k)
 """First characters for which YAML 1.1 may read a plain scalar as something else than a string
 (numbers, booleans, null, timestamps...); a plain scalar starting otherwise is a string."""
+_WORD_TAGS = frozenset({"tag:yaml.org,2002:bool", "tag:yaml.org,2002:null"})
+_WORDS_ONLY = frozenset(
+    k
+    for k, resolvers in yaml.resolver.Resolver.yaml_implicit_resolvers.items()
+    if k and all(tag in _WORD_TAGS for tag, _ in resolvers)
+)
+"""First characters (letters) of which only booleans and null are read: `yes`..`false`, `null`,
+five characters at most, so a longer plain scalar (`t0001`, `orders`) is a string."""
 
 try:
     _Parser: Any = yaml.CSafeLoader
@@ -230,21 +238,37 @@ class _Builder:
                     frame.container.setdefault(k, v)
 
     def open(self, event: Any, container: Any) -> None:
+        """A mapping or sequence starts: put it in its parent (inline for a new plain key or an
+        item, as `add` would) and make it the one values go into."""
         stack = self.stack
+        start = event.start_mark
         if len(stack) >= MAX_DEPTH:
             raise _Abort(
                 "yaml-syntax",
                 f"nesting deeper than {MAX_DEPTH} levels",
                 "a topology is only a few levels deep; check the indentation",
-                self.mark(event.start_mark),
+                self.mark(start),
             )
-        self.count(1, event.start_mark)
+        self.count(1, start)
+        children: Any = {} if type(container) is dict else []
         name: Any = None
         if stack:
             top = stack[-1]
-            name = _key_text(top.key) if top.is_map else len(top.container)
-        children: Any = {} if isinstance(container, dict) else []
-        self.add(container, event.start_mark, children)
+            if not top.is_map:
+                name = len(top.container)
+                top.children.append((start, children))
+                top.container.append(container)
+                stack.append(_Frame(container, children, name, event.anchor))
+                return
+            name = top.key
+            if type(name) is str and name != "<<" and name not in top.container:
+                top.key = _NO_KEY
+                top.children[name] = (top.key_mark, children)
+                top.container[name] = container
+                stack.append(_Frame(container, children, name, event.anchor))
+                return
+            name = _key_text(name)
+        self.add(container, start, children)
         stack.append(_Frame(container, children, name, event.anchor))
 
     def close(self) -> None:
@@ -275,7 +299,11 @@ class _Builder:
                         if value is _NO_KEY:
                             value = plain[text] = (
                                 text
-                                if text and text[0] not in _RESOLVED_FIRST_CHARS
+                                if text
+                                and (
+                                    text[0] not in _RESOLVED_FIRST_CHARS
+                                    or (len(text) > 5 and text[0] in _WORDS_ONLY)
+                                )
                                 else self.resolve(event)
                             )
                     else:

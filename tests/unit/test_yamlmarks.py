@@ -41,7 +41,21 @@ _scalars = st.one_of(
     st.integers(),
     st.floats(allow_nan=False),
     st.text(max_size=12),
-    st.sampled_from(["yes", "off", "~", "0x1f", "010", "1_000", "2001-12-14", "1e3", "-.inf"]),
+    st.sampled_from(
+        [
+            "yes",
+            "off",
+            "~",
+            "0x1f",
+            "010",
+            "1_000",
+            "2001-12-14",
+            "1e3",
+            "-.inf",
+            "nullable",
+            "offset",
+        ]
+    ),
 )
 _docs = st.recursive(
     _scalars,
