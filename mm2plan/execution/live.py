@@ -7,6 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
 from mm2plan.core.bookkeeping import is_bookkeeping_topic
+from mm2plan.core.collector import collector_paused
 from mm2plan.core.resources import LiveCluster, LiveState
 from mm2plan.ports.cluster import ClusterError, ClusterReader
 
@@ -26,9 +27,16 @@ ClusterRead = Callable[[str], None]
 def read_live(
     admins: Mapping[str, ClusterReader], progress: ClusterRead | None = None
 ) -> LiveState:
-    """Concurrently: planning 10 clusters costs about as much as the slowest one."""
+    """Concurrently: planning 10 clusters costs about as much as the slowest one. Without the
+    cycle collector: 10,000 topics' configs arrive as some 600,000 objects that all live on, and
+    collecting them as they arrive made the read of one such cluster half as slow again."""
     if not admins:
         return LiveState({})
+    with collector_paused():
+        return _read_all(admins, progress)
+
+
+def _read_all(admins: Mapping[str, ClusterReader], progress: ClusterRead | None) -> LiveState:
 
     def read(admin: ClusterReader) -> LiveCluster | ClusterError:
         try:

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
+from mm2plan.core.collector import collector_paused
 from mm2plan.core.diagnostics import Diagnostic, error, warning
 from mm2plan.core.graph import TopologyGraph
 from mm2plan.core.model import DEFAULT_TOPOLOGY_NAME, Topology
@@ -65,7 +66,15 @@ def make_plan(
     graph: TopologyGraph | None = None,
 ) -> Plan:
     """`graph`: the topology's graph, when the caller has built it (validate does), so that one
-    command builds it once."""
+    command builds it once. Desired state and changes are objects by the hundred thousand that
+    all live on: the cycle collector is paused meanwhile."""
+    with collector_paused():
+        return _plan(topology, live, targets, graph)
+
+
+def _plan(
+    topology: Topology, live: LiveState, targets: tuple[str, ...], graph: TopologyGraph | None
+) -> Plan:
     world = live
     live, elsewhere = scoped(live, topology.name)
     desired = build_desired(topology, live, graph)

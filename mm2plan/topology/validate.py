@@ -5,13 +5,12 @@ Every check appends diagnostics; none stops the others, so one run reports every
 
 from __future__ import annotations
 
-import gc
 import re
 from collections import defaultdict
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 
+from mm2plan.core.collector import collector_paused
 from mm2plan.core.diagnostics import Diagnostic, Diagnostics, error, warning
 from mm2plan.core.filters import PatternError, compile_pattern
 from mm2plan.core.graph import Overflow, Placement, TopologyGraph
@@ -40,22 +39,8 @@ class Validation:
 
 
 def validate_file(path: str) -> Validation:
-    with _gc_paused():
+    with collector_paused():  # a million objects that live on, and no cycles
         return validate_loaded(load_file(path))
-
-
-@contextmanager
-def _gc_paused() -> Iterator[None]:
-    """Without the cycle collector for the duration: loading a 10,000-topic file and expanding
-    its 40,000 copies make a million objects that live on, and collecting them again and again
-    took half of `validate`'s time. Nothing here makes cycles to collect."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def validate_loaded(result: LoadResult) -> Validation:
