@@ -14,11 +14,17 @@ from contextlib import contextmanager
 
 @contextmanager
 def collector_paused() -> Iterator[None]:
-    """Nests: only the outermost pause turns the collector back on (if it was on)."""
+    """Nests: only the outermost pause turns the collector back on (if it was on).
+
+    Before that, what the pause allocated moves to the oldest generation unscanned (`freeze`,
+    `unfreeze`), as a collection finding it alive would move it: else the first allocation
+    after the pause scans all of it at once (0.15 s after validating 10,000 topics)."""
     enabled = gc.isenabled()
     gc.disable()
     try:
         yield
     finally:
         if enabled:
+            gc.freeze()
+            gc.unfreeze()
             gc.enable()
