@@ -186,9 +186,14 @@ def built(text: str) -> TopologyGraph:
     st.lists(st.tuples(st.integers(0, 5), st.integers(0, 5)), max_size=14),
     st.sampled_from([2, 40, 90]),
     st.lists(st.booleans(), min_size=14, max_size=14),
+    st.sampled_from([("default", "."), ("identity", "."), ("default", "_")]),
 )
 def test_heartbeat_count_is_what_the_expansion_builds(
-    n: int, pairs: list[tuple[int, int]], alias_len: int, emit: list[bool]
+    n: int,
+    pairs: list[tuple[int, int]],
+    alias_len: int,
+    emit: list[bool],
+    naming: tuple[str, str],
 ) -> None:
     """Counted over the cluster graph (simple paths, cut where a name passes 249 characters)
     before anything is built, the heartbeats copies are exactly those the expansion makes."""
@@ -200,11 +205,13 @@ def test_heartbeat_count_is_what_the_expansion_builds(
     ]
     doc = {
         "version": 1,
+        "defaults": {"replication_policy": naming[0], "separator": naming[1]},
         "clusters": {c: {"bootstrap_servers": "x:1"} for c in names},
         "flows": flows,
     }
     g = built(yaml.safe_dump(doc))
     counted = graph_module._heartbeat_copies(g, 10**9)
+    assert counted is not None
     made = sum(1 for p in g.placements() if p.heartbeats and p.is_remote) + len(g.bad_names)
     assert counted == made
 
