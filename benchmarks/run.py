@@ -229,7 +229,7 @@ def bench_kafka() -> list[tuple[str, float, float]]:
             # Apply 1,000 remote topics on dc2; the baseline creates 1,000 on the equally fresh
             # dc3. Both clocks stop when every partition has a leader (the topics are usable).
             subset = [c for c in plan.effective if "bulk-0" in c.address][:1000]
-            created = [c.address.split('["', 1)[1][:-2] for c in subset]
+            created = [c.address.name for c in subset]
             raw2 = AdminClient(clusters[1].admin_config())
             t0 = time.perf_counter()
             admins["dc2"].acquire_lock({"command": "benchmark"})  # as `mm2plan apply` does

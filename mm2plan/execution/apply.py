@@ -15,10 +15,12 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol
 
+from mm2plan.core.addresses import Kind, apply_stage
 from mm2plan.core.model import DEFAULT_TOPOLOGY_NAME
 from mm2plan.core.resources import AclBinding
 from mm2plan.execution.errors import Refused
-from mm2plan.planning.plan import Action, Change, Kind, Plan
+from mm2plan.planning.ownership import OwnershipRecord
+from mm2plan.planning.plan import Action, Change, Plan
 from mm2plan.ports.cluster import ClusterAdmin, ClusterError, NewTopic, OpError, OwnershipStore
 from mm2plan.ports.replication import EngineError, FlowKey, FlowSpec, ReplicationEngine
 
@@ -80,24 +82,19 @@ def check_applicable(plan: Plan, allow_destroy: bool) -> None:
         )
 
 
-def ownership_record(change: Change, topology_name: str) -> dict[str, Any] | None:
+def ownership_record(change: Change, topology_name: str) -> OwnershipRecord | None:
+    """What apply records for a change it made (None: forget the resource)."""
     if change.action is Action.DELETE:
         return None
-    rec: dict[str, Any] = {
-        "kind": change.kind.value,
-        "managed_by": "mm2plan",
-        "topology": topology_name,
-    }
     after = dict(change.after or {})
-    if change.kind in (Kind.TOPIC, Kind.INTERNAL_TOPIC):
-        rec["name"] = _topic_name(change)
-        rec["applied"] = {k: after[k] for k in ("partitions", "config") if k in after}
-    elif change.kind is Kind.ACL:
-        rec["binding"] = after
-    else:
-        rec["settings"] = after
-        rec["state"] = "pending"
-    return rec
+    if change.kind.is_topic:
+        applied: dict[str, Any] = {k: after[k] for k in ("partitions", "config") if k in after}
+        return OwnershipRecord(
+            change.kind, topology_name, topic=change.address.name, applied=applied
+        )
+    if change.kind is Kind.ACL:
+        return OwnershipRecord(change.kind, topology_name, binding=AclBinding.from_json(after))
+    return OwnershipRecord(change.kind, topology_name, settings=after, state="pending")
 
 
 class Applier:
@@ -160,7 +157,10 @@ class Applier:
         except ClusterError as exc:
             return [(c, Status.FAILED, str(exc)) for c in changes]
         done = [c for c in changes if errors.get(c.address) is None]
-        records = {c.address: ownership_record(c, self.owner) for c in done}
+        records: dict[str, dict[str, Any] | None] = {}
+        for c in done:
+            record = ownership_record(c, self.owner)
+            records[c.address] = record.to_json() if record else None
         try:
             if records:
                 admin.write_ownership(records)
@@ -222,20 +222,10 @@ def _waves(changes: list[Change]) -> list[list[Change]]:
         depth[c.address] = n
         return n
 
-    def stage(c: Change) -> int:
-        """Replication stops before anything it reads from is deleted."""
-        if c.kind is Kind.REPLICATION and c.action is Action.DELETE:
-            return -1
-        return c.kind.apply_order
-
     groups: dict[tuple[int, int], list[Change]] = defaultdict(list)
     for c in changes:
-        groups[(stage(c), level(c))].append(c)
+        groups[(apply_stage(c.kind, c.action is Action.DELETE), level(c))].append(c)
     return [groups[k] for k in sorted(groups)]
-
-
-def _topic_name(change: Change) -> str:
-    return change.address.split('["', 1)[1].rsplit('"]', 1)[0]
 
 
 def _execute(admin: ClusterAdmin, changes: list[Change]) -> dict[str, OpError | None]:
@@ -245,9 +235,9 @@ def _execute(admin: ClusterAdmin, changes: list[Change]) -> dict[str, OpError | 
     creates = [c for c in topics if c.action is Action.CREATE]
     if creates:
         res = admin.create_topics([_new_topic(c) for c in creates])
-        errors.update({c.address: res.get(_topic_name(c)) for c in creates})
+        errors.update({c.address: res.get(c.address.name) for c in creates})
     grow = {
-        _topic_name(c): int((c.after or {})["partitions"])
+        c.address.name: int((c.after or {})["partitions"])
         for c in topics
         if c.action in (Action.UPDATE, Action.ADOPT)
         and c.before
@@ -257,10 +247,10 @@ def _execute(admin: ClusterAdmin, changes: list[Change]) -> dict[str, OpError | 
     if grow:
         res = admin.create_partitions(grow)
         errors.update(
-            {c.address: res.get(_topic_name(c)) for c in topics if _topic_name(c) in grow}
+            {c.address: res.get(c.address.name) for c in topics if c.address.name in grow}
         )
     alter = {
-        _topic_name(c): _config_delta(c)
+        c.address.name: _config_delta(c)
         for c in topics
         if c.action in (Action.UPDATE, Action.ADOPT) and errors.get(c.address) is None
     }
@@ -269,15 +259,15 @@ def _execute(admin: ClusterAdmin, changes: list[Change]) -> dict[str, OpError | 
         res = admin.alter_topic_configs(alter)
         errors.update(
             {
-                c.address: res.get(_topic_name(c))
+                c.address: res.get(c.address.name)
                 for c in topics
-                if _topic_name(c) in alter and res.get(_topic_name(c)) is not None
+                if c.address.name in alter and res.get(c.address.name) is not None
             }
         )
     deletes = [c for c in topics if c.action is Action.DELETE]
     if deletes:
-        res = admin.delete_topics([_topic_name(c) for c in deletes])
-        errors.update({c.address: res.get(_topic_name(c)) for c in deletes})
+        res = admin.delete_topics([c.address.name for c in deletes])
+        errors.update({c.address: res.get(c.address.name) for c in deletes})
     acls = [c for c in changes if c.kind is Kind.ACL]
     _acl_batch(admin, [c for c in acls if c.action is Action.CREATE], errors, create=True)
     _acl_batch(admin, [c for c in acls if c.action is Action.DELETE], errors, create=False)
@@ -299,7 +289,7 @@ def _acl_batch(
 def _new_topic(c: Change) -> NewTopic:
     after = c.after or {}
     return NewTopic(
-        _topic_name(c),
+        c.address.name,
         int(after.get("partitions") or -1),
         int(after.get("replication_factor") or -1),
         dict(after.get("config") or {}),

@@ -12,13 +12,13 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from mm2plan.core.addresses import Address
 from mm2plan.core.bookkeeping import is_bookkeeping_topic
 from mm2plan.core.filters import group_filter
 from mm2plan.core.graph import Placement, TopologyGraph
 from mm2plan.core.model import Cluster, Flow, TopicSpec, Topology
 from mm2plan.core.naming import BROKER_TOPICS, ReplicationPolicy
 from mm2plan.core.resources import ALLOW, LITERAL, PREFIXED, AclBinding, LiveState
-from mm2plan.planning.plan import topic_address
 
 # MM2's DefaultConfigPropertyFilter: topic configs it never copies to remote topics.
 MM2_CONFIG_EXCLUDE = re.compile(
@@ -173,7 +173,7 @@ def _source_shape(
     if desired is None:
         config: Mapping[str, str] = dict(lt.config) if lt else {}
     else:
-        owned = lc is not None and topic_address(cluster, topic) in lc.owned
+        owned = lc is not None and Address.topic(cluster, topic) in lc.owned
         config = config_after_apply(desired, lt.config if lt else None, owned)
     return (max(counts) if counts else None), config
 

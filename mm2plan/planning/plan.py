@@ -15,6 +15,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, TypeVar
 
+from mm2plan.core.addresses import Address, Kind
 from mm2plan.core.diagnostics import Diagnostic, Severity, SourceRange
 
 PLAN_FORMAT_VERSION = "1"
@@ -43,45 +44,25 @@ _SYMBOLS = {
 }
 
 
-class Kind(StrEnum):
-    TOPIC = "topic"
-    INTERNAL_TOPIC = "internal_topic"
-    ACL = "acl"
-    REPLICATION = "replication"
-
-    @property
-    def apply_order(self) -> int:
-        """Topics before ACLs before replication: each may need the one before it."""
-        return {Kind.TOPIC: 0, Kind.INTERNAL_TOPIC: 0, Kind.ACL: 1, Kind.REPLICATION: 2}[self]
-
-
-def topic_address(cluster: str, topic: str, internal: bool = False) -> str:
-    return f'{cluster}.{"internal_topic" if internal else "topic"}["{topic}"]'
-
-
-def acl_address(cluster: str, described: str) -> str:
-    return f"{cluster}.acl[{described}]"
-
-
-def replication_address(cluster: str, flow_name: str, topology_name: str = "default") -> str:
-    """One replication per flow and topology: two topologies may both replicate dc1->dc2."""
-    key = flow_name if topology_name == "default" else f"{topology_name}/{flow_name}"
-    return f'{cluster}.replication["{key}"]'
-
-
 @dataclass(frozen=True, slots=True)
 class Change:
-    address: str
-    cluster: str
-    kind: Kind
+    address: Address
     action: Action
     before: Mapping[str, Any] | None
     after: Mapping[str, Any] | None
     reason: str = ""
     """Why, for people only (e.g. "source topic dc1:orders grew to 12 partitions")."""
-    depends_on: tuple[str, ...] = ()
+    depends_on: tuple[Address, ...] = ()
     """Addresses that must succeed first; if one fails, this change is skipped."""
     destroys_data: bool = False
+
+    @property
+    def cluster(self) -> str:
+        return self.address.cluster
+
+    @property
+    def kind(self) -> Kind:
+        return self.address.kind
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -100,17 +81,26 @@ class Change:
     def from_json(cls, d: Mapping[str, Any]) -> Change:
         """Refuses what this version cannot carry out: a change whose action or kind it does
         not know would otherwise be reported done with nothing done."""
+        _known(Kind, d["kind"], "kind", d["address"])
+        address = _address(d["address"])
+        if (address.cluster, address.kind.value) != (d["cluster"], d["kind"]):
+            raise PlanFileError(f"change {address}: its cluster or kind contradicts its address")
         return cls(
-            d["address"],
-            d["cluster"],
-            _known(Kind, d["kind"], "kind", d["address"]),
+            address,
             _known(Action, d["action"], "action", d["address"]),
             d.get("before"),
             d.get("after"),
             d.get("reason", ""),
-            tuple(d.get("depends_on", ())),
+            tuple(_address(a) for a in d.get("depends_on", ())),
             bool(d.get("destroys_data")),
         )
+
+
+def _address(text: Any) -> Address:
+    try:
+        return Address.parse(str(text))
+    except ValueError as exc:
+        raise PlanFileError(str(exc)) from None
 
 
 def _known(enum: type[_E], value: Any, what: str, address: Any) -> _E:

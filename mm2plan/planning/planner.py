@@ -11,10 +11,11 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
+from mm2plan.core.addresses import Address, Kind, apply_stage
 from mm2plan.core.collector import collector_paused
 from mm2plan.core.diagnostics import Diagnostic, error, warning
 from mm2plan.core.graph import TopologyGraph
-from mm2plan.core.model import DEFAULT_TOPOLOGY_NAME, Topology
+from mm2plan.core.model import Topology
 from mm2plan.core.resources import AclBinding, LiveCluster, LiveState, LiveTopic, fingerprint
 from mm2plan.planning.desired import (
     DesiredState,
@@ -23,15 +24,12 @@ from mm2plan.planning.desired import (
     config_after_apply,
     is_kafka_internal,
 )
+from mm2plan.planning.ownership import Owned, OwnershipRecord, read_records
 from mm2plan.planning.plan import (
     Action,
     Change,
-    Kind,
     Plan,
-    acl_address,
-    replication_address,
     select,
-    topic_address,
 )
 from mm2plan.topology.loader import to_document
 from mm2plan.topology.yamlmarks import join_path
@@ -43,20 +41,22 @@ def topology_doc(topology: Topology) -> Any:
     return to_document(topology, redact_secrets=True)
 
 
-def scoped(live: LiveState, topology_name: str) -> tuple[LiveState, dict[str, set[str]]]:
-    """This topology's view: only its own ownership records count as owned; the addresses other
-    topologies own are returned apart, so the plan neither changes nor deletes them."""
+def scoped(
+    live: LiveState, topology_name: str
+) -> tuple[LiveState, dict[str, Owned], dict[str, set[str]]]:
+    """This topology's view: only its own ownership records count as owned (returned typed, by
+    cluster); the addresses other topologies own are returned apart, so the plan neither
+    changes nor deletes them."""
     mine: dict[str, LiveCluster] = {}
+    records: dict[str, Owned] = {}
     others: dict[str, set[str]] = {}
     for alias, lc in live.clusters.items():
-        own = {
-            a: r
-            for a, r in lc.owned.items()
-            if r.get("topology", DEFAULT_TOPOLOGY_NAME) == topology_name
-        }
+        typed = read_records(lc.owned)
+        own = {a: r for a, r in typed.items() if r.topology == topology_name}
+        records[alias] = own
         others[alias] = set(lc.owned) - set(own)
-        mine[alias] = replace(lc, owned=own)
-    return LiveState(mine), others
+        mine[alias] = replace(lc, owned={a: lc.owned[a] for a in own})
+    return LiveState(mine), records, others
 
 
 def make_plan(
@@ -76,18 +76,20 @@ def _plan(
     topology: Topology, live: LiveState, targets: tuple[str, ...], graph: TopologyGraph | None
 ) -> Plan:
     world = live
-    live, elsewhere = scoped(live, topology.name)
+    live, records, elsewhere = scoped(live, topology.name)
     desired = build_desired(topology, live, graph)
     changes: list[Change] = []
     diags: list[Diagnostic] = []
     for alias in sorted(topology.clusters):
         lc = live.clusters.get(alias, LiveCluster(alias))
         other = elsewhere.get(alias, set())
+        owned = records.get(alias, {})
         wanted = desired.topics.get(alias, {})
-        changes += _topic_changes(topology, desired, alias, wanted, lc, other, diags)
-        changes += _acl_changes(topology, alias, desired.acls.get(alias, set()), lc, other, diags)
-    changes += _replication_changes(desired, live, changes)
-    changes.sort(key=lambda c: (c.kind.apply_order, c.cluster, c.address))
+        changes += _topic_changes(topology, desired, alias, wanted, lc, owned, other, diags)
+        acls = desired.acls.get(alias, set())
+        changes += _acl_changes(topology, alias, acls, lc, owned, other, diags)
+    changes += _replication_changes(desired, live, records, changes)
+    changes.sort(key=_apply_order)
     return Plan(
         select(changes, targets),
         fingerprint(topology_doc(topology), world),
@@ -98,10 +100,10 @@ def _plan(
     )
 
 
-def _address_of(desired: DesiredState, cluster: str, topic: str) -> str:
+def _address_of(desired: DesiredState, cluster: str, topic: str) -> Address:
     """A copy's source may be an internal topic (heartbeats are replicated too)."""
     dt = desired.topics.get(cluster, {}).get(topic)
-    return topic_address(cluster, topic, internal=dt is not None and dt.role == "internal")
+    return Address.topic(cluster, topic, internal=dt is not None and dt.role == "internal")
 
 
 def _topic_changes(
@@ -110,25 +112,23 @@ def _topic_changes(
     alias: str,
     wanted: Mapping[str, DesiredTopic],
     lc: LiveCluster,
+    owned_records: Owned,
     elsewhere: set[str],
     diags: list[Diagnostic],
 ) -> list[Change]:
     out = []
     for name, dt in sorted(wanted.items()):
         internal = dt.role == "internal"
-        addr = topic_address(alias, name, internal)
-        kind = Kind.INTERNAL_TOPIC if internal else Kind.TOPIC
+        addr = Address.topic(alias, name, internal)
         deps = tuple(_address_of(desired, c, t) for c, t in dt.depends_on)
         lt = lc.topics.get(name)
         if lt is None:
             after = dt.to_json()
             if after["partitions"] is None:
                 after["partitions"] = -1
-            out.append(
-                Change(addr, alias, kind, Action.CREATE, None, after, _create_reason(dt), deps)
-            )
+            out.append(Change(addr, Action.CREATE, None, after, _create_reason(dt), deps))
             continue
-        owned = addr in lc.owned
+        owned = addr in owned_records
         mark = topology.mark(f"clusters.{alias}.topics", f"clusters.{alias}")
         if addr in elsewhere:
             if not internal:  # internal topics are shared; user topics have one owner
@@ -193,8 +193,6 @@ def _topic_changes(
             out.append(
                 Change(
                     addr,
-                    alias,
-                    kind,
                     Action.ADOPT,
                     before,
                     after,
@@ -206,21 +204,18 @@ def _topic_changes(
             out.append(
                 Change(
                     addr,
-                    alias,
-                    kind,
                     Action.UPDATE,
                     before,
                     after,
-                    update_reason(dt, before, after, lc.owned[addr]),
+                    update_reason(dt, before, after, owned_records[addr].applied),
                     deps,
                 )
             )
         else:
-            out.append(Change(addr, alias, kind, Action.NOOP, before, after))
-    for addr, record in sorted(lc.owned.items()):
-        is_topic = record.get("kind") in (Kind.TOPIC, Kind.INTERNAL_TOPIC)
-        if is_topic and record.get("name") not in wanted:
-            out += _delete_owned(alias, lc, addr, record, "no longer in the topology")
+            out.append(Change(addr, Action.NOOP, before, after))
+    for addr, record in sorted(owned_records.items()):
+        if record.kind.is_topic and record.topic not in wanted:
+            out += _delete_owned(lc, addr, record, "no longer in the topology")
     return out
 
 
@@ -270,14 +265,13 @@ def update_reason(
     dt: DesiredTopic,
     before: Mapping[str, Any],
     after: Mapping[str, Any],
-    record: Mapping[str, Any],
+    applied: Mapping[str, Any] | None,
 ) -> str:
     """Which attributes change, and why, as far as can be known: each attribute's desired value
     (after), live value (before) and the value the last apply recorded tell whether what asks
     for it changed (the topology, or a copy's source), the topic drifted, or both. A record
     without applied values cannot tell, and the reason says so rather than guess."""
-    applied = record.get("applied")
-    applied = applied if isinstance(applied, Mapping) else {}
+    applied = applied or {}
     recorded_config = applied.get("config")
     recorded_partitions = applied.get("partitions")
     attrs: list[tuple[str, Any, Any, Any]] = []
@@ -324,6 +318,7 @@ def _acl_changes(
     alias: str,
     wanted: set[AclBinding],
     lc: LiveCluster,
+    owned_records: Owned,
     elsewhere: set[str],
     diags: list[Diagnostic],
 ) -> list[Change]:
@@ -342,13 +337,11 @@ def _acl_changes(
         return []
     out = []
     for b in sorted(wanted):
-        addr = acl_address(alias, b.describe())
+        addr = Address.acl(alias, b.describe())
         if b not in lc.acls:
             out.append(
                 Change(
                     addr,
-                    alias,
-                    Kind.ACL,
                     Action.CREATE,
                     None,
                     b.to_json(),
@@ -357,12 +350,10 @@ def _acl_changes(
             )
         elif addr in elsewhere:
             continue  # the same ACL serves another topology too: leave it to its owner
-        elif addr not in lc.owned:
+        elif addr not in owned_records:
             out.append(
                 Change(
                     addr,
-                    alias,
-                    Kind.ACL,
                     Action.ADOPT,
                     b.to_json(),
                     b.to_json(),
@@ -370,16 +361,16 @@ def _acl_changes(
                 )
             )
         else:
-            out.append(Change(addr, alias, Kind.ACL, Action.NOOP, b.to_json(), b.to_json()))
-    wanted_addrs = {acl_address(alias, b.describe()) for b in wanted}
-    for addr, record in sorted(lc.owned.items()):
-        if record.get("kind") == Kind.ACL and addr not in wanted_addrs:
-            out += _delete_owned(alias, lc, addr, record, "no longer needed by the topology")
+            out.append(Change(addr, Action.NOOP, b.to_json(), b.to_json()))
+    wanted_addrs = {Address.acl(alias, b.describe()) for b in wanted}
+    for addr, record in sorted(owned_records.items()):
+        if record.kind is Kind.ACL and addr not in wanted_addrs:
+            out += _delete_owned(lc, addr, record, "no longer needed by the topology")
     return out
 
 
 def _replication_changes(
-    desired: DesiredState, live: LiveState, so_far: list[Change]
+    desired: DesiredState, live: LiveState, records: Mapping[str, Owned], so_far: list[Change]
 ) -> list[Change]:
     out = []
     topic_changes = {
@@ -390,19 +381,16 @@ def _replication_changes(
     wanted_addrs = set()
     for rep in desired.replications:
         flow = rep.flow
-        addr = replication_address(flow.target, flow.name, desired.topology_name)
+        addr = Address.replication(flow.target, flow.name, desired.topology_name)
         wanted_addrs.add(addr)
-        lc = live.clusters.get(flow.target, LiveCluster(flow.target))
-        record = lc.owned.get(addr)
-        copies = {topic_address(p.cluster, p.topic) for p in desired.copies[flow.index]}
+        record = records.get(flow.target, {}).get(addr)
+        copies = {Address.topic(p.cluster, p.topic) for p in desired.copies[flow.index]}
         deps = tuple(sorted(a for a in copies if a in topic_changes))
         after = dict(rep.settings)
         if record is None:
             out.append(
                 Change(
                     addr,
-                    flow.target,
-                    Kind.REPLICATION,
                     Action.CREATE,
                     None,
                     after,
@@ -410,46 +398,43 @@ def _replication_changes(
                     deps,
                 )
             )
-        elif dict(record.get("settings", {})) != after:
+        elif dict(record.settings) != after:
             out.append(
                 Change(
                     addr,
-                    flow.target,
-                    Kind.REPLICATION,
                     Action.UPDATE,
-                    dict(record.get("settings", {})),
+                    dict(record.settings),
                     after,
                     "flow settings changed: replication restarts",
                     deps,
                 )
             )
         else:
-            out.append(Change(addr, flow.target, Kind.REPLICATION, Action.NOOP, after, after))
-    for alias, lc in sorted(live.clusters.items()):
-        for addr, record in sorted(lc.owned.items()):
-            if record.get("kind") == Kind.REPLICATION and addr not in wanted_addrs:
+            out.append(Change(addr, Action.NOOP, after, after))
+    for alias, owned in sorted(records.items()):
+        lc = live.clusters.get(alias, LiveCluster(alias))
+        for addr, record in sorted(owned.items()):
+            if record.kind is Kind.REPLICATION and addr not in wanted_addrs:
                 out += _delete_owned(
-                    alias, lc, addr, record, "flow removed from the topology: replication stops"
+                    lc, addr, record, "flow removed from the topology: replication stops"
                 )
     return out
 
 
 def _delete_owned(
-    alias: str, lc: LiveCluster, addr: str, record: Mapping[str, Any], reason: str
+    lc: LiveCluster, addr: Address, record: OwnershipRecord, reason: str
 ) -> list[Change]:
     """Deleting something mm2plan owns, if it still exists (a record can outlive its resource,
     e.g. a topic deleted by hand): the one place that knows how each kind is deleted."""
-    kind = Kind(record.get("kind", Kind.TOPIC))
-    if kind in (Kind.TOPIC, Kind.INTERNAL_TOPIC):
-        name = str(record.get("name", ""))
+    kind = record.kind
+    if kind.is_topic:
+        name = record.topic
         lt = lc.topics.get(name)
         if lt is None or is_kafka_internal(name):
             return []
         return [
             Change(
                 addr,
-                alias,
-                kind,
                 Action.DELETE,
                 lt.to_json(),
                 None,
@@ -458,30 +443,32 @@ def _delete_owned(
             )
         ]
     if kind is Kind.ACL:
-        binding = AclBinding.from_json(record["binding"])
-        if lc.acls is None or binding not in lc.acls:
+        binding = record.binding
+        if binding is None or lc.acls is None or binding not in lc.acls:
             return []
-        return [Change(addr, alias, kind, Action.DELETE, binding.to_json(), None, reason)]
-    return [
-        Change(addr, alias, kind, Action.DELETE, dict(record.get("settings", {})), None, reason)
-    ]
+        return [Change(addr, Action.DELETE, binding.to_json(), None, reason)]
+    return [Change(addr, Action.DELETE, dict(record.settings), None, reason)]
 
 
 def make_destroy_plan(topology: Topology, live: LiveState) -> Plan:
     """Delete everything this topology owns on its clusters, replication first."""
     the_world = live
-    live, _ = scoped(live, topology.name)
+    live, records, _ = scoped(live, topology.name)
     changes: list[Change] = []
     for alias in sorted(topology.clusters):
         lc = live.clusters.get(alias, LiveCluster(alias))
-        for addr, record in sorted(lc.owned.items()):
-            changes += _delete_owned(alias, lc, addr, record, "destroy")
+        for addr, record in sorted(records.get(alias, {}).items()):
+            changes += _delete_owned(lc, addr, record, "destroy")
     # Replication stops before its topics go; ACLs after the topics they guard.
-    order = {Kind.REPLICATION: 0, Kind.TOPIC: 1, Kind.INTERNAL_TOPIC: 1, Kind.ACL: 2}
-    changes.sort(key=lambda c: (order[c.kind], c.cluster, c.address))
+    changes.sort(key=_apply_order)
     return Plan(
         tuple(changes),
         fingerprint(topology_doc(topology), the_world),
         topology.file,
         topology_name=topology.name,
     )
+
+
+def _apply_order(c: Change) -> tuple[int, str, str]:
+    """Plans list changes in the order apply carries them out."""
+    return (apply_stage(c.kind, c.action is Action.DELETE), c.cluster, c.address)

@@ -13,8 +13,9 @@ from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
 
+from mm2plan.core.addresses import Kind
 from mm2plan.execution.apply import ApplyReport, ChangeResult, Status
-from mm2plan.planning.plan import Action, Change, Kind, Plan
+from mm2plan.planning.plan import Action, Change, Plan
 
 _STYLE = {
     Action.CREATE: "green",

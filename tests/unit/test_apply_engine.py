@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from mm2plan.adapters.memory import MemoryAdmin, MemoryCluster, MemoryEngine
+from mm2plan.core.addresses import Kind
 from mm2plan.core.model import Topology
 from mm2plan.execution.apply import Applier, Status
 from mm2plan.execution.live import read_live
-from mm2plan.planning.plan import Kind
 from mm2plan.planning.planner import make_plan
 from mm2plan.ports.replication import FlowKey, FlowState
 from mm2plan.topology.loader import load_text
