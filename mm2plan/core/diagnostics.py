@@ -6,9 +6,10 @@ code, so `validate` reports every problem in one run and CI can grep for codes.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 
 class Severity(StrEnum):
@@ -42,11 +43,45 @@ class Diagnostic:
     def is_error(self) -> bool:
         return self.severity is Severity.ERROR
 
+    def to_json(self) -> dict[str, Any]:
+        """The one JSON shape of a diagnostic: `validate --format json` and plan files."""
+        s = self.source
+        return {
+            "severity": self.severity.value,
+            "code": self.code,
+            "message": self.message,
+            "hint": self.hint,
+            "file": s.file if s else None,
+            "line": s.line if s else None,
+            "column": s.column if s else None,
+            "path": self.path,
+        }
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any]) -> Diagnostic:
+        src = SourceRange(d["file"], d["line"], d["column"]) if d.get("file") else None
+        return cls(
+            Severity(d["severity"]),
+            d["code"],
+            d["message"],
+            d.get("hint", ""),
+            src,
+            d.get("path", ""),
+        )
+
 
 def error(
     code: str, message: str, hint: str = "", *, source: SourceRange | None = None, path: str = ""
 ) -> Diagnostic:
     return Diagnostic(Severity.ERROR, code, message, hint, source, path)
+
+
+def did_you_mean(name: str, choices: Iterable[str]) -> str:
+    """`did you mean 'dc1'?` for the closest choice, or "" when none is close."""
+    import difflib
+
+    close = difflib.get_close_matches(name, list(choices), n=1, cutoff=0.6)
+    return f"did you mean '{close[0]}'?" if close else ""
 
 
 def warning(

@@ -421,11 +421,6 @@ class TopologyGraph:
         """Every topic name the cluster will hold, with each way it arrives."""
         return {name: arr for (c, name), arr in self._arrivals.items() if c == cluster}
 
-    def remote_topics_on(self, cluster: str) -> list[Placement]:
-        return [
-            arr[0] for (c, _), arr in self._arrivals.items() if c == cluster and arr[0].is_remote
-        ]
-
     def clashes(self) -> list[list[Placement]]:
         """Names one cluster would hold for two different topics (distinct origins)."""
         out = []

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from mm2plan.core.addresses import Address, Kind
-from mm2plan.core.diagnostics import Diagnostic, Severity, SourceRange
+from mm2plan.core.diagnostics import Diagnostic
 
 PLAN_FORMAT_VERSION = "1"
 
@@ -162,7 +162,7 @@ class Plan:
             "targets": list(self.targets),
             "summary": self.counts(),
             "changes": [c.to_json() for c in self.effective],
-            "diagnostics": [_diag_json(d) for d in self.diagnostics],
+            "diagnostics": [d.to_json() for d in self.diagnostics],
         }
 
     @classmethod
@@ -175,7 +175,7 @@ class Plan:
             tuple(Change.from_json(c) for c in d["changes"]),
             d["fingerprint"],
             d.get("topology_file", ""),
-            tuple(_diag_from_json(x) for x in d.get("diagnostics", [])),
+            tuple(Diagnostic.from_json(x) for x in d.get("diagnostics", [])),
             tuple(d.get("targets", ())),
             d.get("topology_name", "default"),
         )
@@ -184,27 +184,6 @@ class Plan:
 class PlanFileError(Exception):
     """A saved plan that cannot be read: not JSON, another format version, truncated, or a
     change this version does not know how to carry out."""
-
-
-def _diag_json(d: Diagnostic) -> dict[str, Any]:
-    s = d.source
-    return {
-        "severity": d.severity.value,
-        "code": d.code,
-        "message": d.message,
-        "hint": d.hint,
-        "file": s.file if s else None,
-        "line": s.line if s else None,
-        "column": s.column if s else None,
-        "path": d.path,
-    }
-
-
-def _diag_from_json(d: Mapping[str, Any]) -> Diagnostic:
-    src = SourceRange(d["file"], d["line"], d["column"]) if d.get("file") else None
-    return Diagnostic(
-        Severity(d["severity"]), d["code"], d["message"], d.get("hint", ""), src, d.get("path", "")
-    )
 
 
 def save_plan(plan: Plan, path: Path) -> None:

@@ -7,13 +7,12 @@ semantic checks can run on the rest.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mm2plan.core.diagnostics import Diagnostic, Diagnostics, SourceRange, error
+from mm2plan.core.diagnostics import Diagnostic, Diagnostics, SourceRange, did_you_mean, error
 from mm2plan.core.model import (
     DEFAULT_TOPOLOGY_NAME,
     MM2_DEFAULT_GROUPS,
@@ -183,12 +182,7 @@ def _from_validation_error(
         for key in err.instance:
             if key in allowed:
                 continue
-            close = difflib.get_close_matches(str(key), allowed, n=1, cutoff=0.6)
-            hint = (
-                f"did you mean '{close[0]}'?"
-                if close
-                else f"allowed keys here: {', '.join(allowed)}"
-            )
+            hint = did_you_mean(str(key), allowed) or f"allowed keys here: {', '.join(allowed)}"
             kpath = join_path(path, str(key))
             out.append(
                 error(

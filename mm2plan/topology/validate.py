@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from mm2plan.core.collector import collector_paused
-from mm2plan.core.diagnostics import Diagnostic, Diagnostics, error, warning
+from mm2plan.core.diagnostics import Diagnostic, Diagnostics, did_you_mean, error, warning
 from mm2plan.core.filters import PatternError, compile_pattern
 from mm2plan.core.graph import Overflow, Placement, TopologyGraph
 from mm2plan.core.model import Flow, Secret, Topology
@@ -88,7 +88,7 @@ def _flows(t: Topology) -> Iterator[Diagnostic]:
                 yield error(
                     "unknown-cluster",
                     f"flow {f.name}: {end} cluster '{alias}' is not declared",
-                    _did_you_mean(alias, t.clusters) or f"declared: {known}",
+                    did_you_mean(alias, t.clusters) or f"declared: {known}",
                     source=t.mark(_flow_path(f.index, end)),
                     path=_flow_path(f.index, end),
                 )
@@ -128,13 +128,6 @@ def _flows(t: Topology) -> Iterator[Diagnostic]:
                     )
 
 
-def _did_you_mean(name: str, choices: object) -> str:
-    import difflib
-
-    close = difflib.get_close_matches(name, list(choices), n=1)  # type: ignore[call-overload]
-    return f"did you mean '{close[0]}'?" if close else ""
-
-
 def _apps_reference_clusters(t: Topology) -> Iterator[Diagnostic]:
     for app in t.apps:
         for j, alias in enumerate(app.clusters):
@@ -143,8 +136,7 @@ def _apps_reference_clusters(t: Topology) -> Iterator[Diagnostic]:
                 yield error(
                     "unknown-cluster",
                     f"app '{app.name}' names cluster '{alias}', which is not declared",
-                    _did_you_mean(alias, t.clusters)
-                    or f"declared: {', '.join(sorted(t.clusters))}",
+                    did_you_mean(alias, t.clusters) or f"declared: {', '.join(sorted(t.clusters))}",
                     source=t.mark(path),
                     path=path,
                 )

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Sequence
-from typing import Any
 
 from rich.text import Text
 
@@ -78,19 +77,6 @@ def summary_line(diagnostics: Sequence[Diagnostic], subject: str) -> Text:
     return Text(f"{subject} is valid", style="bold green")
 
 
-def diagnostic_json(d: Diagnostic) -> dict[str, Any]:
-    return {
-        "severity": d.severity.value,
-        "code": d.code,
-        "message": d.message,
-        "hint": d.hint,
-        "file": d.source.file if d.source else None,
-        "line": d.source.line if d.source else None,
-        "column": d.source.column if d.source else None,
-        "path": d.path,
-    }
-
-
 def render_json(diagnostics: Sequence[Diagnostic], valid: bool) -> str:
     errors = sum(1 for d in diagnostics if d.is_error)
     doc = {
@@ -98,7 +84,7 @@ def render_json(diagnostics: Sequence[Diagnostic], valid: bool) -> str:
         "valid": valid,
         "error_count": errors,
         "warning_count": len(diagnostics) - errors,
-        "diagnostics": [diagnostic_json(d) for d in diagnostics],
+        "diagnostics": [d.to_json() for d in diagnostics],
     }
     return json.dumps(doc, indent=2)
 
