@@ -13,13 +13,21 @@ import shutil
 import time
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
-from typing import Any
 
 import yaml
 
+from mm2plan.core.model import (
+    Cluster,
+    ConfigValue,
+    Defaults,
+    Flow,
+    Secret,
+    TopicSpec,
+    Topology,
+)
 from mm2plan.lab.cluster import (
     ADMIN_USER,
     SCRAM_MECHANISM,
@@ -31,6 +39,7 @@ from mm2plan.lab.cluster import (
 )
 from mm2plan.lab.connect import ConnectWorker, new_worker, start_worker
 from mm2plan.lab.jars import LabError, require_java
+from mm2plan.topology.loader import to_document
 
 DEFAULT_DIR = Path(".mm2plan/sandbox")
 STATE_FILE = "state.json"
@@ -143,29 +152,24 @@ class Sandbox:
             return None
         return f'export {PASSWORD_ENV}="$(cat {self.password_file.resolve()})"'
 
-    def topology(self) -> dict[str, Any]:
+    def topology(self) -> Topology:
         """A ready topology for this lab: the first cluster replicates `orders` to the second."""
-        clusters: dict[str, Any] = {}
-        for c in self.clusters:
-            entry: dict[str, Any] = {"bootstrap_servers": c.bootstrap_servers}
-            if c.security == "scram":
-                entry["config"] = {
-                    "security.protocol": "SASL_PLAINTEXT",
-                    "sasl.mechanism": SCRAM_MECHANISM,
-                    "sasl.username": ADMIN_USER,
-                    "sasl.password": f"${{env:{PASSWORD_ENV}}}",
-                }
-            clusters[c.name] = entry
-        doc: dict[str, Any] = {
-            "version": 1,
-            "defaults": {"replication_factor": 1},
-            "clusters": clusters,
+        scram: dict[str, ConfigValue] = {
+            "security.protocol": "SASL_PLAINTEXT",
+            "sasl.mechanism": SCRAM_MECHANISM,
+            "sasl.username": ADMIN_USER,
+            "sasl.password": Secret(f"${{env:{PASSWORD_ENV}}}"),
         }
+        clusters = {
+            c.name: Cluster(c.name, c.bootstrap_servers, scram if c.security == "scram" else {})
+            for c in self.clusters
+        }
+        flows: tuple[Flow, ...] = ()
         if len(self.clusters) >= 2:
             first, second = self.clusters[0].name, self.clusters[1].name
-            clusters[first]["topics"] = {"orders": {"partitions": 3}}
-            doc["flows"] = [{"source": first, "target": second, "topics": ["orders"]}]
-        return doc
+            clusters[first] = replace(clusters[first], topics=(TopicSpec("orders", 3),))
+            flows = (Flow(first, second, topics=("orders",)),)
+        return Topology(1, clusters, flows, defaults=Defaults(replication_factor=1))
 
     def topology_yaml(self) -> str:
         schema = resources.files("mm2plan").joinpath("data/topology.schema.json")
@@ -173,7 +177,7 @@ class Sandbox:
         export = self.password_export()
         if export:
             header += f"# the admin password comes from the environment: {export}\n"
-        return header + yaml.safe_dump(self.topology(), sort_keys=False)
+        return header + yaml.safe_dump(to_document(self.topology()), sort_keys=False)
 
 
 def up(
