@@ -9,23 +9,22 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from mm2plan.cli.env import Env, env_of
 from mm2plan.cli.exit_codes import ExitCode
 from mm2plan.cli.output import fail, load_topology, load_valid, show_diagnostics
-from mm2plan.core.graph import TopologyGraph
-from mm2plan.core.model import Topology
-from mm2plan.execution import session
-from mm2plan.execution.apply import Applier, ChangeResult, check_applicable
-from mm2plan.execution.errors import Refused
-from mm2plan.execution.live import LiveReadError
-from mm2plan.planning.plan import Plan, PlanFileError, save_plan
-from mm2plan.ports.cluster import ClusterError
 from mm2plan.topology.loader import DEFAULT_FILE
-from mm2plan.views import plan as plan_view
+
+if TYPE_CHECKING:  # the planner, the walker and the views load when a command runs them
+    from mm2plan.core.graph import TopologyGraph
+    from mm2plan.core.model import Topology
+    from mm2plan.execution import session
+    from mm2plan.execution.apply import ChangeResult
+    from mm2plan.planning.plan import Plan
+    from mm2plan.ports.cluster import ClusterError
 
 PLAN_EPILOG = """Examples:
 
@@ -59,6 +58,11 @@ DESTROY_EPILOG = """Examples:
 @contextmanager
 def _reported(env: Env) -> Iterator[None]:
     """The execution layer's errors as one clear message each, and exit 1."""
+    from mm2plan.execution.errors import Refused
+    from mm2plan.execution.live import LiveReadError
+    from mm2plan.planning.plan import PlanFileError
+    from mm2plan.ports.cluster import ClusterError
+
     try:
         yield
     except LiveReadError as exc:
@@ -82,6 +86,8 @@ def _read_plan(
     """Reads with a progress bar on stderr (a terminal only: nothing lands in a CI log)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+    from mm2plan.execution import session
+
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
     with Progress(
         *columns,
@@ -99,6 +105,8 @@ def _read_plan(
 def _locked(
     env: Env, admins: session.Admins, command: str, force_unlock: bool
 ) -> AbstractContextManager[None]:
+    from mm2plan.execution import session
+
     def warn(exc: ClusterError) -> None:
         env.err.print(f"warning: could not release the lock: {exc}", markup=False)
 
@@ -124,6 +132,10 @@ def plan(
     ] = None,
 ) -> None:
     """Show what apply would change on the live clusters (reads only)."""
+    from mm2plan.execution import session
+    from mm2plan.planning.plan import save_plan
+    from mm2plan.views import plan as plan_view
+
     env = env_of(ctx)
     loaded = load_valid(env, path)
     topology = loaded.topology
@@ -137,8 +149,7 @@ def plan(
         )
     else:
         env.out.print(plan_view.render_human(the_plan), end="")
-    if the_plan.has_errors:
-        env.err.print("[bold red]The plan has errors: apply would refuse it.[/]")
+    if the_plan.has_errors:  # the plan's text says why it cannot be applied
         raise typer.Exit(ExitCode.ERROR)
     if out is not None:
         save_plan(the_plan, out)
@@ -171,6 +182,9 @@ def _run_apply(
     parallelism: int,
     allow_destroy: bool,
 ) -> None:
+    from mm2plan.execution.apply import Applier, check_applicable
+    from mm2plan.views import plan as plan_view
+
     check_applicable(the_plan, allow_destroy)
     changes = the_plan.effective
     if not changes:
@@ -210,6 +224,9 @@ def apply(
     ] = False,
 ) -> None:
     """Make the clusters match the topology: topics, ACLs, then replication."""
+    from mm2plan.execution import session
+    from mm2plan.views import plan as plan_view
+
     env = env_of(ctx)
     with _reported(env):
         saved = session.saved_plan(path)
@@ -255,6 +272,9 @@ def destroy(
     ] = False,
 ) -> None:
     """Delete everything mm2plan created on these clusters (topics, ACLs, replication)."""
+    from mm2plan.execution import session
+    from mm2plan.views import plan as plan_view
+
     env = env_of(ctx)
     topology = load_topology(env, path)
     with (

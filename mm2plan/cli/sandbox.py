@@ -10,16 +10,19 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from mm2plan.cli.exit_codes import ExitCode
-from mm2plan.lab import sandbox
+from mm2plan.lab import DEFAULT_DIR
 from mm2plan.lab.jars import KAFKA_VERSION, LabError, ensure_kafka
 from mm2plan.views.errors import error_text
+
+if TYPE_CHECKING:
+    from mm2plan.lab.sandbox import Sandbox
 
 sandbox_app = typer.Typer(
     help="A local DR lab: real single-node KRaft Kafka clusters (and optionally a Kafka Connect "
@@ -92,9 +95,11 @@ def up(
             "grant it ACLs with mm2plan apps.",
         ),
     ] = None,
-    directory: DirOption = sandbox.DEFAULT_DIR,
+    directory: DirOption = DEFAULT_DIR,
 ) -> None:
     """Start the lab (or report the running one: `up` twice is harmless)."""
+    from mm2plan.lab import sandbox
+
     out = _console(ctx)
     names = [n.strip() for n in clusters.split(",") if n.strip()]
     users: dict[str, str] = {}
@@ -130,7 +135,9 @@ def up(
     )
 
 
-def _loaded(ctx: typer.Context, directory: Path) -> sandbox.Sandbox:
+def _loaded(ctx: typer.Context, directory: Path) -> Sandbox:
+    from mm2plan.lab import sandbox
+
     with _lab_errors(ctx):
         box = sandbox.Sandbox.load(directory)
     if box is None:
@@ -150,7 +157,7 @@ def _short(path: Path) -> str:
 
 
 @sandbox_app.command()
-def status(ctx: typer.Context, directory: DirOption = sandbox.DEFAULT_DIR) -> None:
+def status(ctx: typer.Context, directory: DirOption = DEFAULT_DIR) -> None:
     """Show each cluster and worker: pid, alive, address, log."""
     box = _loaded(ctx, directory)
     alive = box.alive()
@@ -180,7 +187,7 @@ def env(
     topology: Annotated[
         bool, typer.Option("--topology", help="Print only a ready topology file for this lab.")
     ] = False,
-    directory: DirOption = sandbox.DEFAULT_DIR,
+    directory: DirOption = DEFAULT_DIR,
 ) -> None:
     """Print the lab's bootstrap servers and a ready topology file for it."""
     box = _loaded(ctx, directory)
@@ -204,8 +211,10 @@ def env(
 
 
 @sandbox_app.command()
-def down(ctx: typer.Context, directory: DirOption = sandbox.DEFAULT_DIR) -> None:
+def down(ctx: typer.Context, directory: DirOption = DEFAULT_DIR) -> None:
     """Stop every process of the lab and delete its data (logs are kept)."""
+    from mm2plan.lab import sandbox
+
     with _lab_errors(ctx):
         box = sandbox.down(directory)
     if box is None:

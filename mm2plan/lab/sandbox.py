@@ -41,7 +41,6 @@ from mm2plan.lab.connect import ConnectWorker, new_worker, start_worker
 from mm2plan.lab.jars import LabError, require_java
 from mm2plan.topology.loader import to_document
 
-DEFAULT_DIR = Path(".mm2plan/sandbox")
 STATE_FILE = "state.json"
 PASSWORD_ENV = "MM2PLAN_SANDBOX_PASSWORD"
 NAME_RE = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,62}")
