@@ -20,7 +20,7 @@ from mm2plan.core.model import DEFAULT_TOPOLOGY_NAME
 from mm2plan.core.resources import AclBinding
 from mm2plan.execution.errors import Refused
 from mm2plan.planning.ownership import OwnershipRecord
-from mm2plan.planning.plan import Action, Change, Plan
+from mm2plan.planning.plan import Action, Change, FlowSettings, Plan, State, TopicState
 from mm2plan.ports.cluster import ClusterAdmin, ClusterError, NewTopic, OpError, OwnershipStore
 from mm2plan.ports.replication import EngineError, FlowKey, FlowSpec, ReplicationEngine
 
@@ -86,15 +86,16 @@ def ownership_record(change: Change, topology_name: str) -> OwnershipRecord | No
     """What apply records for a change it made (None: forget the resource)."""
     if change.action is Action.DELETE:
         return None
-    after = dict(change.after or {})
-    if change.kind.is_topic:
-        applied: dict[str, Any] = {k: after[k] for k in ("partitions", "config") if k in after}
+    after = change.after
+    if isinstance(after, TopicState):
+        applied = {"partitions": after.partitions, "config": dict(after.config)}
         return OwnershipRecord(
             change.kind, topology_name, topic=change.address.name, applied=applied
         )
-    if change.kind is Kind.ACL:
-        return OwnershipRecord(change.kind, topology_name, binding=AclBinding.from_json(after))
-    return OwnershipRecord(change.kind, topology_name, settings=after, state="pending")
+    if isinstance(after, AclBinding):
+        return OwnershipRecord(change.kind, topology_name, binding=after)
+    assert isinstance(after, FlowSettings), change
+    return OwnershipRecord(change.kind, topology_name, settings=after.settings, state="pending")
 
 
 class Applier:
@@ -195,7 +196,9 @@ class Applier:
         for c in changes:
             if c.kind is not Kind.REPLICATION:
                 continue
-            settings = dict(c.after or c.before or {})
+            side = c.after or c.before
+            assert isinstance(side, FlowSettings), c
+            settings = dict(side.settings)
             key = FlowKey(self.owner, str(settings["source"]), str(settings["target"]))
             try:
                 if c.action is Action.DELETE:
@@ -237,12 +240,10 @@ def _execute(admin: ClusterAdmin, changes: list[Change]) -> dict[str, OpError | 
         res = admin.create_topics([_new_topic(c) for c in creates])
         errors.update({c.address: res.get(c.address.name) for c in creates})
     grow = {
-        c.address.name: int((c.after or {})["partitions"])
+        c.address.name: _topic(c.after).partitions
         for c in topics
         if c.action in (Action.UPDATE, Action.ADOPT)
-        and c.before
-        and c.after
-        and c.after["partitions"] > c.before["partitions"]
+        and _topic(c.after).partitions > _topic(c.before).partitions
     }
     if grow:
         res = admin.create_partitions(grow)
@@ -279,26 +280,34 @@ def _acl_batch(
 ) -> None:
     if not changes:
         return
-    bindings = {
-        c.address: AclBinding.from_json((c.after if create else c.before) or {}) for c in changes
-    }
+    bindings: dict[str, AclBinding] = {}
+    for c in changes:
+        binding = c.after if create else c.before
+        assert isinstance(binding, AclBinding), c
+        bindings[c.address] = binding
     res = (admin.create_acls if create else admin.delete_acls)(list(bindings.values()))
     errors.update({addr: res.get(b) for addr, b in bindings.items()})
 
 
+def _topic(state: State | None) -> TopicState:
+    """A topic change's side; the planner gives topics no other kind."""
+    assert isinstance(state, TopicState), state
+    return state
+
+
 def _new_topic(c: Change) -> NewTopic:
-    after = c.after or {}
+    after = _topic(c.after)
     return NewTopic(
         c.address.name,
-        int(after.get("partitions") or -1),
-        int(after.get("replication_factor") or -1),
-        dict(after.get("config") or {}),
+        after.partitions or -1,
+        after.replication_factor or -1,
+        dict(after.config),
     )
 
 
 def _config_delta(c: Change) -> dict[str, str | None]:
-    before = dict((c.before or {}).get("config") or {})
-    after = dict((c.after or {}).get("config") or {})
+    before = dict(_topic(c.before).config)
+    after = dict(_topic(c.after).config)
     delta: dict[str, str | None] = {k: v for k, v in after.items() if before.get(k) != v}
     delta.update({k: None for k in before if k not in after})
     return delta

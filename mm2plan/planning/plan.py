@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 
 from mm2plan.core.addresses import Address, Kind
 from mm2plan.core.diagnostics import Diagnostic
+from mm2plan.core.resources import AclBinding
 
 PLAN_FORMAT_VERSION = "1"
 
@@ -45,11 +46,75 @@ _SYMBOLS = {
 
 
 @dataclass(frozen=True, slots=True)
+class TopicState:
+    """A topic's side of a change: what it is (before) or will be (after)."""
+
+    partitions: int
+    """-1: the broker's default (a declared topic without a count)."""
+    config: Mapping[str, str] = field(default_factory=dict)
+    replication_factor: int | None = None
+    role: str | None = None
+    """local | remote | internal (creates only)."""
+    origin: str | None = None
+    """A copy's source, `dc1:orders` (creates only)."""
+    has_data: bool | None = None
+    """Whether it holds records (deletes only; None: not known)."""
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"partitions": self.partitions}
+        if self.replication_factor is not None:
+            out["replication_factor"] = self.replication_factor
+        out["config"] = dict(sorted(self.config.items()))
+        for key in ("role", "origin", "has_data"):
+            value = getattr(self, key)
+            if value is not None:
+                out[key] = value
+        return out
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any]) -> TopicState:
+        return cls(
+            int(d["partitions"]),
+            {str(k): str(v) for k, v in (d.get("config") or {}).items()},
+            d.get("replication_factor"),
+            d.get("role"),
+            d.get("origin"),
+            d.get("has_data"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class FlowSettings:
+    """A replication's side of a change: the flow's effective MM2 settings."""
+
+    settings: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return dict(self.settings)
+
+
+State = TopicState | AclBinding | FlowSettings
+"""What one side of a change holds, by the change's kind."""
+
+
+def _state(kind: Kind, d: Any) -> State | None:
+    if d is None:
+        return None
+    if not isinstance(d, Mapping):
+        raise PlanFileError(f"a change's before/after must be an object, not {d!r}")
+    if kind.is_topic:
+        return TopicState.from_json(d)
+    if kind is Kind.ACL:
+        return AclBinding.from_json(d)
+    return FlowSettings(dict(d))
+
+
+@dataclass(frozen=True, slots=True)
 class Change:
     address: Address
     action: Action
-    before: Mapping[str, Any] | None
-    after: Mapping[str, Any] | None
+    before: State | None
+    after: State | None
     reason: str = ""
     """Why, for people only (e.g. "source topic dc1:orders grew to 12 partitions")."""
     depends_on: tuple[Address, ...] = ()
@@ -70,8 +135,8 @@ class Change:
             "cluster": self.cluster,
             "kind": self.kind.value,
             "action": self.action.value,
-            "before": _plain(self.before),
-            "after": _plain(self.after),
+            "before": _plain(self.before.to_json()) if self.before else None,
+            "after": _plain(self.after.to_json()) if self.after else None,
             "reason": self.reason,
             "depends_on": list(self.depends_on),
             "destroys_data": self.destroys_data,
@@ -88,8 +153,8 @@ class Change:
         return cls(
             address,
             _known(Action, d["action"], "action", d["address"]),
-            d.get("before"),
-            d.get("after"),
+            _state(address.kind, d.get("before")),
+            _state(address.kind, d.get("after")),
             d.get("reason", ""),
             tuple(_address(a) for a in d.get("depends_on", ())),
             bool(d.get("destroys_data")),

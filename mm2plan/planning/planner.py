@@ -28,7 +28,9 @@ from mm2plan.planning.ownership import Owned, OwnershipRecord, read_records
 from mm2plan.planning.plan import (
     Action,
     Change,
+    FlowSettings,
     Plan,
+    TopicState,
     select,
 )
 from mm2plan.topology.loader import to_document
@@ -123,9 +125,13 @@ def _topic_changes(
         deps = tuple(_address_of(desired, c, t) for c, t in dt.depends_on)
         lt = lc.topics.get(name)
         if lt is None:
-            after = dt.to_json()
-            if after["partitions"] is None:
-                after["partitions"] = -1
+            after = TopicState(
+                dt.partitions if dt.partitions is not None else -1,
+                dt.config,
+                dt.replication_factor,
+                dt.role,
+                dt.origin or None,
+            )
             out.append(Change(addr, Action.CREATE, None, after, _create_reason(dt), deps))
             continue
         owned = addr in owned_records
@@ -187,8 +193,8 @@ def _topic_changes(
                     path=f"clusters.{alias}",
                 )
             )
-        before = _live_json(lt, dt)
-        after = _target_json(lt, dt, owned)
+        before = _live_state(lt, dt)
+        after = _target_state(lt, dt, owned)
         if not owned:
             out.append(
                 Change(
@@ -237,16 +243,15 @@ def _policy_set(value: str) -> frozenset[str]:
     return frozenset(p.strip() for p in value.split(",") if p.strip())
 
 
-def _live_json(lt: LiveTopic, dt: DesiredTopic) -> dict[str, Any]:
-    return {"partitions": lt.partitions, "config": dict(sorted(lt.config.items()))}
+def _live_state(lt: LiveTopic, dt: DesiredTopic) -> TopicState:
+    return TopicState(lt.partitions, dict(lt.config))
 
 
-def _target_json(lt: LiveTopic, dt: DesiredTopic, owned: bool) -> dict[str, Any]:
+def _target_state(lt: LiveTopic, dt: DesiredTopic, owned: bool) -> TopicState:
     partitions = lt.partitions
     if dt.partitions is not None and dt.partitions > lt.partitions:
         partitions = dt.partitions
-    config = config_after_apply(dt, lt.config, owned)
-    return {"partitions": partitions, "config": dict(sorted(config.items()))}
+    return TopicState(partitions, config_after_apply(dt, lt.config, owned))
 
 
 def _create_reason(dt: DesiredTopic) -> str:
@@ -263,8 +268,8 @@ _UNKNOWN: Any = object()
 
 def update_reason(
     dt: DesiredTopic,
-    before: Mapping[str, Any],
-    after: Mapping[str, Any],
+    before: TopicState,
+    after: TopicState,
     applied: Mapping[str, Any] | None,
 ) -> str:
     """Which attributes change, and why, as far as can be known: each attribute's desired value
@@ -275,12 +280,12 @@ def update_reason(
     recorded_config = applied.get("config")
     recorded_partitions = applied.get("partitions")
     attrs: list[tuple[str, Any, Any, Any]] = []
-    if before["partitions"] != after["partitions"]:
+    if before.partitions != after.partitions:
         last = recorded_partitions
         last = last if isinstance(last, int) and last > 0 else _UNKNOWN
-        what = f"partitions {before['partitions']} -> {after['partitions']}"
-        attrs.append((what, before["partitions"], after["partitions"], last))
-    live_config, want_config = before["config"], after["config"]
+        what = f"partitions {before.partitions} -> {after.partitions}"
+        attrs.append((what, before.partitions, after.partitions, last))
+    live_config, want_config = before.config, after.config
     for key in sorted(set(live_config) | set(want_config)):
         b, a = live_config.get(key), want_config.get(key)
         if a != b:
@@ -344,7 +349,7 @@ def _acl_changes(
                     addr,
                     Action.CREATE,
                     None,
-                    b.to_json(),
+                    b,
                     "least privilege for what the topology declares",
                 )
             )
@@ -355,13 +360,13 @@ def _acl_changes(
                 Change(
                     addr,
                     Action.ADOPT,
-                    b.to_json(),
-                    b.to_json(),
+                    b,
+                    b,
                     "exists: mm2plan takes ownership",
                 )
             )
         else:
-            out.append(Change(addr, Action.NOOP, b.to_json(), b.to_json()))
+            out.append(Change(addr, Action.NOOP, b, b))
     wanted_addrs = {Address.acl(alias, b.describe()) for b in wanted}
     for addr, record in sorted(owned_records.items()):
         if record.kind is Kind.ACL and addr not in wanted_addrs:
@@ -386,7 +391,7 @@ def _replication_changes(
         record = records.get(flow.target, {}).get(addr)
         copies = {Address.topic(p.cluster, p.topic) for p in desired.copies[flow.index]}
         deps = tuple(sorted(a for a in copies if a in topic_changes))
-        after = dict(rep.settings)
+        after = FlowSettings(dict(rep.settings))
         if record is None:
             out.append(
                 Change(
@@ -398,12 +403,12 @@ def _replication_changes(
                     deps,
                 )
             )
-        elif dict(record.settings) != after:
+        elif FlowSettings(dict(record.settings)) != after:
             out.append(
                 Change(
                     addr,
                     Action.UPDATE,
-                    dict(record.settings),
+                    FlowSettings(dict(record.settings)),
                     after,
                     "flow settings changed: replication restarts",
                     deps,
@@ -436,7 +441,9 @@ def _delete_owned(
             Change(
                 addr,
                 Action.DELETE,
-                lt.to_json(),
+                TopicState(
+                    lt.partitions, dict(lt.config), lt.replication_factor, has_data=lt.has_data
+                ),
                 None,
                 reason,
                 destroys_data=lt.has_data is not False,
@@ -446,8 +453,8 @@ def _delete_owned(
         binding = record.binding
         if binding is None or lc.acls is None or binding not in lc.acls:
             return []
-        return [Change(addr, Action.DELETE, binding.to_json(), None, reason)]
-    return [Change(addr, Action.DELETE, dict(record.settings), None, reason)]
+        return [Change(addr, Action.DELETE, binding, None, reason)]
+    return [Change(addr, Action.DELETE, FlowSettings(dict(record.settings)), None, reason)]
 
 
 def make_destroy_plan(topology: Topology, live: LiveState) -> Plan:

@@ -102,7 +102,8 @@ def render_change(c: Change, out: Pieces | None = None) -> Pieces:
     if c.reason:
         t.append(f" ({c.reason})", "dim")
     t.append("\n")
-    before, after = _flatten(c.before), _flatten(c.after)
+    before = _flatten(c.before.to_json() if c.before else None)
+    after = _flatten(c.after.to_json() if c.after else None)
     keys = sorted((before.keys() | after.keys()) - _EXPLAINED_BY_REASON)
     width = max((len(k) for k in keys), default=0)
     t.append(f"  {c.action.symbol} ", style)

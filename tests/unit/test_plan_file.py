@@ -14,7 +14,15 @@ from rich.console import Console
 from mm2plan.core.addresses import Address
 from mm2plan.core.diagnostics import error
 from mm2plan.core.resources import LiveState
-from mm2plan.planning.plan import Action, Change, Plan, PlanFileError, load_plan, save_plan
+from mm2plan.planning.plan import (
+    Action,
+    Change,
+    Plan,
+    PlanFileError,
+    TopicState,
+    load_plan,
+    save_plan,
+)
 from mm2plan.planning.planner import make_plan
 from mm2plan.topology.loader import load_text
 from mm2plan.views.plan import render_human
@@ -69,7 +77,7 @@ def test_what_is_not_secret_still_counts_in_the_fingerprint(tmp_path: Path) -> N
 
 
 def test_a_plan_file_with_an_unknown_action_is_refused(tmp_path: Path) -> None:
-    change = Change(Address.topic("dc2", "x"), Action.CREATE, None, {"partitions": 1})
+    change = Change(Address.topic("dc2", "x"), Action.CREATE, None, TopicState(1))
     doc = Plan((change,), "sha256:0").to_json()
     assert "forces_replacement" not in doc["changes"][0]
     doc["changes"][0]["action"] = "replace"
@@ -83,7 +91,7 @@ def test_a_plan_file_with_an_unknown_action_is_refused(tmp_path: Path) -> None:
 
 def test_a_plan_file_of_the_same_format_still_loads(tmp_path: Path) -> None:
     """Files written before `forces_replacement` was dropped carry it, always empty."""
-    change = Change(Address.topic("dc2", "x"), Action.CREATE, None, {"partitions": 1})
+    change = Change(Address.topic("dc2", "x"), Action.CREATE, None, TopicState(1))
     doc = Plan((change,), "sha256:0").to_json()
     doc["changes"][0]["forces_replacement"] = []
     assert Plan.from_json(doc).changes == (change,)
@@ -94,7 +102,7 @@ def test_a_plan_with_errors_says_it_cannot_be_applied() -> None:
     text = render_human(Plan((), "sha256:0", diagnostics=(diag,))).plain
     assert "No changes" not in text
     assert "The plan cannot be applied: 1 error (partition-decrease)" in text
-    change = Change(Address.topic("dc2", "x"), Action.CREATE, None, {"partitions": 1})
+    change = Change(Address.topic("dc2", "x"), Action.CREATE, None, TopicState(1))
     text = render_human(Plan((change,), "sha256:0", diagnostics=(diag, diag))).plain
     assert "will perform" not in text
     assert "The plan cannot be applied: 2 errors (partition-decrease)" in text
@@ -103,7 +111,7 @@ def test_a_plan_with_errors_says_it_cannot_be_applied() -> None:
 def test_the_fast_path_prints_what_rich_text_would() -> None:
     """A soft-wrapping console takes the pieces as segments; the bytes are those of the Text."""
     changes = tuple(
-        Change(Address.topic("dc2", f"t{i}"), a, {"partitions": 1}, {"partitions": 2}, "why")
+        Change(Address.topic("dc2", f"t{i}"), a, TopicState(1), TopicState(2), "why")
         for i, a in enumerate((Action.CREATE, Action.UPDATE, Action.DELETE, Action.ADOPT))
     )
     pieces = render_human(Plan(changes, "sha256:0"))
