@@ -11,7 +11,15 @@ from typing import Any
 from mm2plan.core.bookkeeping import LOCK_TOPIC, STATE_TOPIC
 from mm2plan.core.naming import topic_name_problem
 from mm2plan.core.resources import AclBinding, LiveCluster, LiveTopic
-from mm2plan.ports.cluster import AclResults, ClusterError, LockHeld, NewTopic, OpError, Results
+from mm2plan.ports.cluster import (
+    AclResults,
+    ClusterError,
+    DataScope,
+    LockHeld,
+    NewTopic,
+    OpError,
+    Results,
+)
 from mm2plan.ports.replication import EngineError, FlowKey, FlowSpec, FlowState, FlowStatus
 
 
@@ -52,11 +60,15 @@ class MemoryAdmin:
             )
         return self.cluster
 
-    def read_state(self) -> LiveCluster:
+    def read_state(self, data: DataScope = "all") -> LiveCluster:
         c = self._check()
+        topics = dict(c.topics)
+        if data == "owned":
+            named = {r.get("name") for r in c.owned.values()}
+            topics = {n: t if n in named else replace(t, has_data=None) for n, t in topics.items()}
         return LiveCluster(
             c.alias,
-            dict(c.topics),
+            topics,
             None if c.acls is None else frozenset(c.acls),
             {k: dict(v) for k, v in c.owned.items()},
         )

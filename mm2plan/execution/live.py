@@ -9,7 +9,7 @@ from dataclasses import replace
 from mm2plan.core.bookkeeping import is_bookkeeping_topic
 from mm2plan.core.collector import collector_paused
 from mm2plan.core.resources import LiveCluster, LiveState
-from mm2plan.ports.cluster import ClusterError, ClusterReader
+from mm2plan.ports.cluster import ClusterError, ClusterReader, DataScope
 
 
 class LiveReadError(Exception):
@@ -25,7 +25,9 @@ ClusterRead = Callable[[str], None]
 
 
 def read_live(
-    admins: Mapping[str, ClusterReader], progress: ClusterRead | None = None
+    admins: Mapping[str, ClusterReader],
+    progress: ClusterRead | None = None,
+    data: DataScope = "all",
 ) -> LiveState:
     """Concurrently: planning 10 clusters costs about as much as the slowest one. Without the
     cycle collector: 10,000 topics' configs arrive as some 600,000 objects that all live on, and
@@ -33,14 +35,15 @@ def read_live(
     if not admins:
         return LiveState({})
     with collector_paused():
-        return _read_all(admins, progress)
+        return _read_all(admins, progress, data)
 
 
-def _read_all(admins: Mapping[str, ClusterReader], progress: ClusterRead | None) -> LiveState:
-
+def _read_all(
+    admins: Mapping[str, ClusterReader], progress: ClusterRead | None, data: DataScope
+) -> LiveState:
     def read(admin: ClusterReader) -> LiveCluster | ClusterError:
         try:
-            return admin.read_state()
+            return admin.read_state(data)
         except ClusterError as exc:
             return exc
         finally:

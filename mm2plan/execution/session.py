@@ -83,8 +83,9 @@ def read_plan(
     graph: TopologyGraph | None = None,
 ) -> Plan:
     """Read every cluster (raises LiveReadError naming each that failed) and plan against it.
-    `graph`: the one validate built, so that the command builds it once."""
-    live = read_live(admins, progress)
+    `graph`: the one validate built, so that the command builds it once. Whether a topic holds
+    data is read for owned topics only: the only ones a plan may delete (and fingerprint)."""
+    live = read_live(admins, progress, data="owned")
     if destroy:
         return make_destroy_plan(topology, live)
     return make_plan(topology, live, targets, graph)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from mm2plan.core.model import Cluster
 from mm2plan.core.resources import AclBinding, LiveCluster
@@ -64,12 +64,18 @@ Results = Mapping[str, OpError | None]
 AclResults = Mapping[AclBinding, OpError | None]
 
 
+DataScope = Literal["all", "owned"]
+"""Which topics `read_state` tells holding data of: every one, or those an ownership record
+names (the only ones a plan may delete; the rest read None). "owned" spares a cluster of
+many topics two offset requests per partition."""
+
+
 class ClusterReader(Protocol):
     """Reads one cluster: what plan and status need, and all they may do."""
 
     alias: str
 
-    def read_state(self) -> LiveCluster:
+    def read_state(self, data: DataScope = "all") -> LiveCluster:
         """Topics (with their own config overrides and whether they hold data), ACLs (None
         without an authorizer) and mm2plan's ownership records. Raises ClusterError."""
         ...

@@ -231,3 +231,17 @@ def test_the_lock_is_a_topic_while_held(connect: Connect) -> None:
     finally:
         conn.release_lock()
     assert LOCK_TOPIC not in conn.read_state().topics
+
+
+def test_data_of_owned_topics_only_leaves_the_rest_unknown(
+    dc1: ClusterConnection, unique_topic: Names
+) -> None:
+    owned, other = unique_topic("owned"), unique_topic("other")
+    create(dc1, NewTopic(owned, 1, 1), NewTopic(other, 1, 1))
+    dc1.write_ownership({f'dc1.topic["{owned}"]': {"kind": "topic", "name": owned}})
+
+    topics = dc1.read_state(data="owned").topics
+
+    assert topics[owned].has_data is False
+    assert topics[other].has_data is None
+    assert dc1.read_state().topics[other].has_data is False

@@ -9,14 +9,15 @@ from mm2plan.adapters.memory import MemoryAdmin, MemoryCluster
 from mm2plan.core.collector import collector_paused
 from mm2plan.core.resources import LiveCluster
 from mm2plan.execution.live import read_live
+from mm2plan.ports.cluster import DataScope
 
 
 class Recording(MemoryAdmin):
     seen: list[bool]
 
-    def read_state(self) -> LiveCluster:
+    def read_state(self, data: DataScope = "all") -> LiveCluster:
         self.seen.append(gc.isenabled())
-        return super().read_state()
+        return super().read_state(data)
 
 
 def test_reading_runs_without_the_collector_and_restores_it() -> None:

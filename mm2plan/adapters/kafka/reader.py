@@ -27,19 +27,23 @@ from mm2plan.adapters.kafka.ownership import owned_records
 from mm2plan.core.bookkeeping import STATE_TOPIC
 from mm2plan.core.naming import BROKER_TOPICS
 from mm2plan.core.resources import AclBinding, LiveCluster, LiveTopic
-from mm2plan.ports.cluster import ClusterError, OpError
+from mm2plan.ports.cluster import ClusterError, DataScope, OpError
 
 DESCRIBE_BATCH = 2000
 """Topics per DescribeConfigs request: measured on 10,000 topics, 2,000 is as fast as 500 and
 keeps each response a few MB (one request for all of them was 40% slower)."""
 
 
+Offsets = Mapping[TopicPartition, Future[ListOffsetsResultInfo]]
+
+
 class KafkaReader(KafkaConnection):
     """`ClusterReader`: one cluster's live state, every request in flight at once."""
 
-    def read_state(self) -> LiveCluster:
-        """Every request is in flight at once (configs in batches, earliest and latest offsets,
-        ACLs) while the ownership records are read: ~5 s for 10,000 topics on a 2-core VM."""
+    def read_state(self, data: DataScope = "all") -> LiveCluster:
+        """Configs (in batches) and ACLs are in flight while the ownership records are read;
+        offsets are asked for every topic's partitions at once with `data="all"`, and only for
+        the topics an ownership record names with `data="owned"` (after the records)."""
         md = self._settled_metadata()
         shapes: dict[str, tuple[int, int]] = {}
         for name, t in md.topics.items():
@@ -49,25 +53,35 @@ class KafkaReader(KafkaConnection):
             shapes[name] = (len(parts), len(parts[0].replicas) if 0 in parts else 0)
         names = sorted(shapes)
         config_futures = self._describe_configs(names)
+
         # A leaderless partition would hold up the whole ListOffsets until its timeout.
-        tps = [
-            TopicPartition(n, p.id)
-            for n in names
-            for p in md.topics[n].partitions.values()
-            if p.leader >= 0
-        ]
-        earliest = self._list_offsets(tps, OffsetSpec.earliest())  # type: ignore[no-untyped-call]
-        latest = self._list_offsets(tps, OffsetSpec.latest())  # type: ignore[no-untyped-call]
+        def offsets(of: list[str]) -> tuple[Offsets, Offsets]:
+            tps = [
+                TopicPartition(n, p.id)
+                for n in of
+                for p in md.topics[n].partitions.values()
+                if p.leader >= 0
+            ]
+            earliest = OffsetSpec.earliest()  # type: ignore[no-untyped-call]
+            latest = OffsetSpec.latest()  # type: ignore[no-untyped-call]
+            return self._list_offsets(tps, earliest), self._list_offsets(tps, latest)
+
+        if data == "all":
+            asked = offsets(names)
         acl_future = self._submit(
             "describing ACLs",
             lambda: self._admin.describe_acls(MATCH_ANY, request_timeout=self.timeout_s),
         )
         owned = owned_records(self._read_all(STATE_TOPIC)) if STATE_TOPIC in shapes else {}
+        if data == "owned":
+            named = {str(r.get("name")) for r in owned.values()}
+            names = [n for n in names if n in named]
+            asked = offsets(names)
         configs, gone = self._configs(config_futures)
-        data = self._has_data(md, names, earliest, latest)
+        has_data = self._has_data(md, names, *asked)
         acls = self._acls(acl_future)
         topics = {
-            n: LiveTopic(n, p, rf, configs.get(n, {}), data.get(n))
+            n: LiveTopic(n, p, rf, configs.get(n, {}), has_data.get(n))
             for n, (p, rf) in shapes.items()
             if n not in gone
         }
@@ -111,9 +125,7 @@ class KafkaReader(KafkaConnection):
                 )
         return configs, gone
 
-    def _list_offsets(
-        self, tps: list[TopicPartition], spec: OffsetSpec
-    ) -> Mapping[TopicPartition, Future[ListOffsetsResultInfo]]:
+    def _list_offsets(self, tps: list[TopicPartition], spec: OffsetSpec) -> Offsets:
         if not tps:
             return {}
         return self._submit(
@@ -127,8 +139,8 @@ class KafkaReader(KafkaConnection):
         self,
         md: ClusterMetadata,
         names: list[str],
-        earliest: Mapping[TopicPartition, Future[ListOffsetsResultInfo]],
-        latest: Mapping[TopicPartition, Future[ListOffsetsResultInfo]],
+        earliest: Offsets,
+        latest: Offsets,
     ) -> dict[str, bool | None]:
         """True if any partition holds a record; False if every one is known empty; None when a
         partition's offsets could not be read (leaderless): "maybe" must not read as "empty"."""
