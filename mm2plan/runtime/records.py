@@ -92,14 +92,14 @@ class Heartbeat:
     target: str
     timestamp_ms: int
 
-    def key(self) -> bytes:
+    def key_bytes(self) -> bytes:
         return _Writer().string(self.source).string(self.target).bytes()
 
-    def value(self) -> bytes:
+    def value_bytes(self) -> bytes:
         return _Writer().int16(VERSION).int64(self.timestamp_ms).bytes()
 
     @classmethod
-    def decode(cls, key: bytes, value: bytes) -> Heartbeat:
+    def parse(cls, key: bytes, value: bytes) -> Heartbeat:
         k, v = _Reader(key, "heartbeat key"), _Reader(value, "heartbeat value")
         source, target = k.string(), k.string()
         v.version()
@@ -119,15 +119,15 @@ class Checkpoint:
     downstream_offset: int
     metadata: str = ""
 
-    def key(self) -> bytes:
+    def key_bytes(self) -> bytes:
         return _Writer().string(self.group).string(self.topic).int32(self.partition).bytes()
 
-    def value(self) -> bytes:
+    def value_bytes(self) -> bytes:
         w = _Writer().int16(VERSION).int64(self.upstream_offset).int64(self.downstream_offset)
         return w.string(self.metadata).bytes()
 
     @classmethod
-    def decode(cls, key: bytes, value: bytes) -> Checkpoint:
+    def parse(cls, key: bytes, value: bytes) -> Checkpoint:
         k, v = _Reader(key, "checkpoint key"), _Reader(value, "checkpoint value")
         group, topic, partition = k.string(), k.string(), k.int32()
         v.version()
@@ -144,13 +144,13 @@ class OffsetSync:
     upstream_offset: int
     downstream_offset: int
 
-    def key(self) -> bytes:
+    def key_bytes(self) -> bytes:
         return _Writer().string(self.topic).int32(self.partition).bytes()
 
-    def value(self) -> bytes:
+    def value_bytes(self) -> bytes:
         return _Writer().int64(self.upstream_offset).int64(self.downstream_offset).bytes()
 
     @classmethod
-    def decode(cls, key: bytes, value: bytes) -> OffsetSync:
+    def parse(cls, key: bytes, value: bytes) -> OffsetSync:
         k, v = _Reader(key, "offset-sync key"), _Reader(value, "offset-sync value")
         return cls(k.string(), k.int32(), v.int64(), v.int64())
