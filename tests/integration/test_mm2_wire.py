@@ -6,7 +6,9 @@ from __future__ import annotations
 import subprocess
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 from confluent_kafka import Consumer, Producer
@@ -17,13 +19,45 @@ from mm2plan.core.resources import LiveState
 from mm2plan.lab.cluster import KafkaCluster, stop_pid
 from mm2plan.lab.connect import mirror_maker_command
 from mm2plan.planning.planner import make_plan
+from mm2plan.runtime.records import Checkpoint, Heartbeat, OffsetSync
 from mm2plan.topology.loader import load_text
 
 pytestmark = pytest.mark.kafka
 
+T = TypeVar("T")
+
 
 def topics_of(c: KafkaCluster) -> set[str]:
     return set(AdminClient(c.admin_config()).list_topics(timeout=10).topics)
+
+
+def read_until(
+    c: KafkaCluster,
+    topic: str,
+    decode: Callable[[bytes, bytes], T],
+    wanted: Callable[[T], bool],
+    timeout_s: float = 60,
+) -> list[T]:
+    """Every record of `topic` from the start, decoded, once one of them is `wanted`."""
+    consumer = Consumer(
+        {
+            **c.client_config(),
+            "group.id": f"reader-{uuid.uuid4().hex[:6]}",
+            "auto.offset.reset": "earliest",
+            "enable.auto.commit": False,
+        }
+    )
+    consumer.subscribe([topic])
+    out: list[T] = []
+    deadline = time.monotonic() + timeout_s
+    try:
+        while time.monotonic() < deadline and not any(wanted(r) for r in out):
+            for msg in consumer.consume(100, 1.0):
+                if msg.error() is None and msg.key() is not None and msg.value() is not None:
+                    out.append(decode(msg.key(), msg.value()))
+    finally:
+        consumer.close()
+    return out
 
 
 def test_mm2_writes_where_mm2plan_plans(
@@ -101,6 +135,26 @@ def test_mm2_writes_where_mm2plan_plans(
             time.sleep(1)
         assert wanted_dc2 <= topics_of(dc2), sorted(topics_of(dc2))
         assert wanted_dc1 <= topics_of(dc1), sorted(topics_of(dc1))
+
+        # Real MM2's records decode with mm2plan's formats and say what MM2 did.
+        beats = read_until(dc2, policy.heartbeats_topic(), Heartbeat.parse, lambda r: True)
+        assert any((b.source, b.target) == ("dc1", "dc2") for b in beats), beats
+        assert all(abs(b.timestamp_ms - time.time() * 1000) < 300_000 for b in beats)
+        checkpoints = read_until(
+            dc2,
+            policy.checkpoints_topic("dc1"),
+            Checkpoint.parse,
+            lambda r: r.group == group,
+        )
+        ours = [cp for cp in checkpoints if cp.group == group]
+        assert ours and {cp.topic for cp in ours} == {remote}, checkpoints
+        assert sum(cp.upstream_offset for cp in ours) >= 5  # the group read 5 and committed
+        assert all(0 <= cp.downstream_offset <= cp.upstream_offset for cp in ours)
+        syncs = read_until(
+            dc1, policy.offset_syncs_topic("dc2"), OffsetSync.parse, lambda r: r.topic == topic
+        )
+        mine = [s for s in syncs if s.topic == topic]
+        assert mine and all(s.partition in (0, 1) and s.downstream_offset >= 0 for s in mine)
     finally:
         stop_pid(proc.pid, 20)
         proc.wait()
