@@ -10,6 +10,7 @@ from typing import Any
 
 from mm2plan.core.bookkeeping import LOCK_TOPIC, STATE_TOPIC
 from mm2plan.core.naming import topic_name_problem
+from mm2plan.core.ownership import owned_topic_names
 from mm2plan.core.resources import AclBinding, LiveCluster, LiveTopic
 from mm2plan.ports.cluster import (
     AclResults,
@@ -64,7 +65,7 @@ class MemoryAdmin:
         c = self._check()
         topics = dict(c.topics)
         if data == "owned":
-            named = {r.get("name") for r in c.owned.values()}
+            named = owned_topic_names(c.owned)
             topics = {n: t if n in named else replace(t, has_data=None) for n, t in topics.items()}
         return LiveCluster(
             c.alias,

@@ -149,7 +149,9 @@ def plan(
         )
     else:
         env.out.print(plan_view.render_human(the_plan), end="")
-    if the_plan.has_errors:  # the plan's text says why it cannot be applied
+    if the_plan.has_errors:
+        if as_json:  # the human text says why it cannot be applied; JSON readers get it here
+            env.err.print(plan_view.cannot_apply(the_plan), end="")
         raise typer.Exit(ExitCode.ERROR)
     if out is not None:
         save_plan(the_plan, out)

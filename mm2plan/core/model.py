@@ -21,6 +21,7 @@ MM2_DEFAULT_TOPICS_EXCLUDE = (r"mm2.*\.internal", r".*\.replica", "__.*")  # Kaf
 MM2_DEFAULT_GROUPS = (".*",)
 MM2_DEFAULT_GROUPS_EXCLUDE = ("console-consumer-.*", "connect-.*", "__.*")
 
+_PLAIN_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
 _REFERENCE = re.compile(r"\$\{(env|file):([^}]*)\}")
 _SENSITIVE_KEY = re.compile(
     r"(password|secret|jaas|token|credential|api\.?key|private\.key|"
@@ -217,6 +218,16 @@ class Topology:
 
     def enabled_flows(self) -> tuple[Flow, ...]:
         return tuple(f for f in self.flows if f.enabled)
+
+
+def join_path(parent: str, key: str | int) -> str:
+    """`clusters.dc1.topics["payments.eu"]`: dotted where unambiguous, quoted otherwise."""
+    if isinstance(key, int):
+        return f"{parent}[{key}]"
+    part = key if _PLAIN_KEY.match(key) else '"' + key.replace('"', '\\"') + '"'
+    if part.startswith('"'):
+        return f"{parent}[{part}]"
+    return f"{parent}.{part}" if parent else part
 
 
 def _parent_path(path: str) -> str:

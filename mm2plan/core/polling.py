@@ -2,6 +2,9 @@
 
 Kafka, KRaft and Connect apply changes a moment after they answer, and processes take time to
 start and stop; each such wait polls with a growing pause and never sleeps past its deadline.
+Two loops are not waits and keep their own shape: the Kafka adapter's connection probe (its
+probe's own timeout grows, there is no pause) and its read of a whole topic (a consume loop
+that ends at the high watermarks, with a deadline that moves with progress).
 """
 
 from __future__ import annotations

@@ -1,13 +1,11 @@
-"""What the clusters hold right now, as plain values, and its fingerprint.
+"""What the clusters hold right now, as plain values.
 
 Adapters fill these in from Kafka; the planner reads them; golden tests load them from JSON.
-Canonical JSON (sorted keys, no whitespace) makes the fingerprint a stable hash of "the world the
-plan was made against", so `apply` can refuse a stale plan as Terraform does.
+Their canonical JSON is what a plan's fingerprint hashes (planning/fingerprint.py).
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -133,18 +131,3 @@ class LiveState:
 
 def canonical_json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-
-
-def fingerprint(topology_doc: Any, live: LiveState) -> str:
-    """sha256 over the canonical topology (secrets excluded by the caller) and live state.
-
-    Whether a topic holds data counts only for topics mm2plan owns (the only ones a plan may
-    delete): an unrelated empty topic getting its first record must not make a plan stale."""
-    world = live.to_json()
-    for alias, cluster in world.items():
-        owned_names = {r.get("name") for r in live.clusters[alias].owned.values()}
-        for name, topic in cluster["topics"].items():
-            if name not in owned_names:
-                topic.pop("has_data", None)
-    payload = canonical_json({"topology": topology_doc, "live": world})
-    return "sha256:" + hashlib.sha256(payload.encode()).hexdigest()

@@ -17,9 +17,9 @@ from typing import Any, Protocol
 
 from mm2plan.core.addresses import Kind, apply_stage
 from mm2plan.core.model import DEFAULT_TOPOLOGY_NAME
+from mm2plan.core.ownership import OwnershipRecord
 from mm2plan.core.resources import AclBinding
 from mm2plan.execution.errors import Refused
-from mm2plan.planning.ownership import OwnershipRecord
 from mm2plan.planning.plan import Action, Change, FlowSettings, Plan, State, TopicState
 from mm2plan.ports.cluster import ClusterAdmin, ClusterError, NewTopic, OpError, OwnershipStore
 from mm2plan.ports.replication import EngineError, FlowKey, FlowSpec, ReplicationEngine

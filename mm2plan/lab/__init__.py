@@ -2,7 +2,7 @@
 
 Used by the integration tests and by `mm2plan sandbox`. Needs Java 17+ and, the first time,
 Maven; everything else is in the jars. See docs/lab.md. May import: the standard library,
-confluent_kafka, mm2plan.core, mm2plan.topology (the sandbox writes a topology) and the Kafka
+confluent_kafka, yaml, mm2plan.core, mm2plan.topology (the sandbox writes a topology) and the Kafka
 adapter's quiet logger. Its modules load only when used: `mm2plan validate` never pays for them.
 """
 

@@ -73,9 +73,12 @@ class TopicState:
 
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> TopicState:
+        config = d.get("config") or {}
+        if not isinstance(config, Mapping):
+            raise PlanFileError(f"a topic's config must be an object, not {config!r}")
         return cls(
             int(d["partitions"]),
-            {str(k): str(v) for k, v in (d.get("config") or {}).items()},
+            {str(k): str(v) for k, v in config.items()},
             d.get("replication_factor"),
             d.get("role"),
             d.get("origin"),
@@ -262,7 +265,8 @@ def load_plan(path: Path) -> Plan:
         return Plan.from_json(json.loads(path.read_text()))
     except PlanFileError as exc:
         raise PlanFileError(f"{path}: {exc}") from None
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        # Any wrong shape inside (a string where an object belongs) is a bad file, not a bug.
         raise PlanFileError(f"{path}: not a readable mm2plan plan ({exc})") from None
 
 

@@ -15,8 +15,9 @@ from mm2plan.core.addresses import Address, Kind, apply_stage
 from mm2plan.core.collector import collector_paused
 from mm2plan.core.diagnostics import Diagnostic, error, warning
 from mm2plan.core.graph import TopologyGraph
-from mm2plan.core.model import Topology
-from mm2plan.core.resources import AclBinding, LiveCluster, LiveState, LiveTopic, fingerprint
+from mm2plan.core.model import DEFAULT_TOPOLOGY_NAME, Topology, join_path
+from mm2plan.core.ownership import Owned, OwnershipRecord, read_records
+from mm2plan.core.resources import AclBinding, LiveCluster, LiveState, LiveTopic
 from mm2plan.planning.desired import (
     DesiredState,
     DesiredTopic,
@@ -24,7 +25,7 @@ from mm2plan.planning.desired import (
     config_after_apply,
     is_kafka_internal,
 )
-from mm2plan.planning.ownership import Owned, OwnershipRecord, read_records
+from mm2plan.planning.fingerprint import fingerprint
 from mm2plan.planning.plan import (
     Action,
     Change,
@@ -34,7 +35,6 @@ from mm2plan.planning.plan import (
     select,
 )
 from mm2plan.topology.loader import to_document
-from mm2plan.topology.yamlmarks import join_path
 
 
 def topology_doc(topology: Topology) -> Any:
@@ -53,10 +53,16 @@ def scoped(
     records: dict[str, Owned] = {}
     others: dict[str, set[str]] = {}
     for alias, lc in live.clusters.items():
-        typed = read_records(lc.owned)
-        own = {a: r for a, r in typed.items() if r.topology == topology_name}
+        own = {a: r for a, r in read_records(lc.owned).items() if r.topology == topology_name}
         records[alias] = own
-        others[alias] = set(lc.owned) - set(own)
+        # Another topology's by what its record says, even one this version cannot read
+        # whole; an unreadable record of this topology's is neither: not owned, not theirs.
+        others[alias] = {
+            a
+            for a, r in lc.owned.items()
+            if not isinstance(r, Mapping)
+            or r.get("topology", DEFAULT_TOPOLOGY_NAME) != topology_name
+        }
         mine[alias] = replace(lc, owned={a: lc.owned[a] for a in own})
     return LiveState(mine), records, others
 

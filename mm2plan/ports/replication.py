@@ -58,9 +58,6 @@ class FlowStatus:
     """The settings it runs (or last ran) with; None when ABSENT."""
     reason: str = ""
 
-    def differs_from(self, spec: FlowSpec) -> bool:
-        return self.settings is not None and dict(self.settings) != dict(spec.settings)
-
 
 class EngineError(Exception):
     """An engine could not do what was asked of one flow; the message says what to do."""

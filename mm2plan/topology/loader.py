@@ -29,9 +29,10 @@ from mm2plan.core.model import (
     TopicSpec,
     Topology,
     config_value,
+    join_path,
 )
 from mm2plan.topology.schema import is_valid_fast, subschema_properties, topology_validator
-from mm2plan.topology.yamlmarks import join_path, load_yaml
+from mm2plan.topology.yamlmarks import load_yaml
 
 if TYPE_CHECKING:  # jsonschema is imported only when a file is invalid
     from jsonschema import ValidationError

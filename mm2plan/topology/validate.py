@@ -14,7 +14,7 @@ from mm2plan.core.collector import collector_paused
 from mm2plan.core.diagnostics import Diagnostic, Diagnostics, did_you_mean, error, warning
 from mm2plan.core.filters import PatternError, compile_pattern
 from mm2plan.core.graph import Overflow, Placement, TopologyGraph
-from mm2plan.core.model import Flow, Secret, Topology
+from mm2plan.core.model import Flow, Secret, Topology, join_path
 from mm2plan.core.naming import (
     MAX_TOPIC_NAME_LENGTH,
     is_cycle,
@@ -22,7 +22,6 @@ from mm2plan.core.naming import (
     unify_collision_chars,
 )
 from mm2plan.topology.loader import LoadResult, load_file
-from mm2plan.topology.yamlmarks import join_path
 
 PATTERN_FIELDS = ("topics", "topics_exclude", "groups", "groups_exclude")
 

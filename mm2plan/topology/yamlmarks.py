@@ -13,7 +13,6 @@ first lookup asks (a valid file never pays for them).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,11 +20,11 @@ from typing import Any
 import yaml
 
 from mm2plan.core.diagnostics import Diagnostic, SourceRange, error
+from mm2plan.core.model import join_path
 
 MAX_DEPTH = 64
 MAX_NODES = 5_000_000
 _STR_TAG = "tag:yaml.org,2002:str"
-_PLAIN_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
 _RESOLVED_FIRST_CHARS = frozenset(k for k in yaml.resolver.Resolver.yaml_implicit_resolvers if k)
 """First characters for which YAML 1.1 may read a plain scalar as something else than a string
 (numbers, booleans, null, timestamps...); a plain scalar starting otherwise is a string."""
@@ -42,16 +41,6 @@ try:
     _Parser: Any = yaml.CSafeLoader
 except AttributeError:  # pragma: no cover - libyaml missing
     _Parser = yaml.SafeLoader
-
-
-def join_path(parent: str, key: str | int) -> str:
-    """`clusters.dc1.topics["payments.eu"]`: dotted where unambiguous, quoted otherwise."""
-    if isinstance(key, int):
-        return f"{parent}[{key}]"
-    part = key if _PLAIN_KEY.match(key) else '"' + key.replace('"', '\\"') + '"'
-    if part.startswith('"'):
-        return f"{parent}[{part}]"
-    return f"{parent}.{part}" if parent else part
 
 
 _Entry = tuple[Any, Any]

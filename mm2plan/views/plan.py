@@ -16,6 +16,7 @@ from rich.text import Text
 from mm2plan.core.addresses import Kind
 from mm2plan.execution.apply import ApplyReport, ChangeResult, Status
 from mm2plan.planning.plan import Action, Change, Plan
+from mm2plan.views import count
 
 _STYLE = {
     Action.CREATE: "green",
@@ -181,7 +182,7 @@ def cannot_apply(plan: Plan) -> Pieces:
     codes = Counter(d.code for d in plan.diagnostics if d.is_error)
     n = sum(codes.values())
     t = Pieces("The plan cannot be applied: ", "bold red")
-    t.append(f"{n} error{'' if n == 1 else 's'} ({', '.join(sorted(codes))}), shown above. ")
+    t.append(f"{count(n, 'error')} ({', '.join(sorted(codes))}), shown above. ")
     t.append("Fix the topology (or the clusters, as each error says) and plan again.\n")
     return t
 

@@ -16,6 +16,7 @@ from mm2plan.adapters.memory import MemoryAdmin, MemoryCluster
 from mm2plan.cli import Env, app
 from mm2plan.cli.exit_codes import ExitCode
 from mm2plan.core.model import Cluster
+from mm2plan.core.resources import LiveState
 
 ROOT = Path(__file__).parents[2]
 EXAMPLES = ROOT / "examples"
@@ -311,3 +312,15 @@ def test_target_plans_an_address_and_what_it_depends_on(topo: Path, tmp_path: Pa
     assert cap.run("apply", str(planfile))[0] == 0
     assert set(cap.clusters["dc2"].topics) == {"dc1.orders", "__mm2plan.state"}
     assert "heartbeats" not in cap.clusters["dc2"].topics  # outside the target: untouched
+
+
+def test_plan_json_with_errors_says_on_stderr_that_it_cannot_be_applied(tmp_path: Path) -> None:
+    case = ROOT / "tests" / "cases" / "plan-partition-decrease"
+    live = LiveState.from_json(json.loads((case / "live.json").read_text()))
+    clusters = {a: MemoryCluster.from_live(lc) for a, lc in live.clusters.items()}
+    topology = tmp_path / "t.yaml"
+    topology.write_text((case / "topology.yaml").read_text())
+    code, out, err = Captured(clusters).run("plan", str(topology), "--json")
+    assert code == ExitCode.ERROR
+    assert json.loads(out)["diagnostics"][0]["code"] == "partition-decrease"
+    assert "The plan cannot be applied: 1 error (partition-decrease)" in err

@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 
 from mm2plan.core.addresses import Address, Kind
+from mm2plan.core.ownership import OwnershipRecord, read_records
 from mm2plan.core.resources import AclBinding, LiveCluster, LiveState, LiveTopic
-from mm2plan.planning.ownership import OwnershipRecord, read_records
-from mm2plan.planning.planner import make_destroy_plan
+from mm2plan.planning.planner import make_destroy_plan, make_plan
 from mm2plan.topology.loader import load_text
 
 RECORDS = [
@@ -53,3 +53,24 @@ def test_destroy_never_deletes_what_a_record_cannot_say() -> None:
     )
     plan = make_destroy_plan(loaded.topology, live)
     assert [c.address for c in plan.changes] == ['dc1.topic["orders"]']
+
+
+def test_an_unreadable_record_of_this_topology_is_not_blamed_on_another() -> None:
+    loaded = load_text(
+        "version: 1\nclusters:\n  dc1: {bootstrap_servers: a, topics: {orders: {}}}\n", "t.yaml"
+    )
+    assert loaded.topology is not None
+    live = LiveState(
+        {
+            "dc1": LiveCluster(
+                "dc1",
+                {"orders": LiveTopic("orders", 1, 1)},
+                owned={'dc1.topic["orders"]': {"kind": "topic", "names": "orders"}},
+            )
+        }
+    )
+    plan = make_plan(loaded.topology, live)
+    assert "owned-elsewhere" not in [d.code for d in plan.diagnostics]
+    assert [(c.address, c.action.value) for c in plan.effective] == [
+        ('dc1.topic["orders"]', "adopt")  # taken over again, with a record this version writes
+    ]

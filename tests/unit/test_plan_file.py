@@ -7,6 +7,7 @@ import hashlib
 import io
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from rich.console import Console
@@ -124,3 +125,22 @@ def test_the_fast_path_prints_what_rich_text_would() -> None:
     assert printed(pieces) == printed(pieces.to_text())
     assert "\x1b[" in printed(pieces)
     assert pieces.to_text().plain == pieces.plain
+
+
+@pytest.mark.parametrize(
+    "breaks",
+    [
+        lambda doc: doc["changes"][0]["after"].update(config=["x"]),
+        lambda doc: doc.update(diagnostics=["not an object"]),
+        lambda doc: doc["changes"][0].update(address="dc2.topik[x]"),
+    ],
+    ids=["config-not-an-object", "diagnostic-not-an-object", "not-an-address"],
+)
+def test_a_plan_file_of_the_wrong_shape_is_a_plan_file_error(tmp_path: Path, breaks: Any) -> None:
+    change = Change(Address.topic("dc2", "x"), Action.CREATE, None, TopicState(1))
+    doc = Plan((change,), "sha256:0").to_json()
+    breaks(doc)
+    path = tmp_path / "bad.plan"
+    path.write_text(json.dumps(doc))
+    with pytest.raises(PlanFileError, match=r"bad\.plan"):
+        load_plan(path)

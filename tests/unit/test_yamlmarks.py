@@ -8,7 +8,8 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mm2plan.topology.yamlmarks import join_path, load_yaml
+from mm2plan.core.model import join_path
+from mm2plan.topology.yamlmarks import load_yaml
 
 
 def composed_marks(text: str) -> dict[str, tuple[int, int]]:

@@ -26,6 +26,7 @@ from mm2plan.adapters.kafka.client import UNREACHABLE, KafkaConnection, outcome
 from mm2plan.adapters.kafka.ownership import owned_records
 from mm2plan.core.bookkeeping import STATE_TOPIC
 from mm2plan.core.naming import BROKER_TOPICS
+from mm2plan.core.ownership import owned_topic_names
 from mm2plan.core.resources import AclBinding, LiveCluster, LiveTopic
 from mm2plan.ports.cluster import ClusterError, DataScope, OpError
 
@@ -74,7 +75,7 @@ class KafkaReader(KafkaConnection):
         )
         owned = owned_records(self._read_all(STATE_TOPIC)) if STATE_TOPIC in shapes else {}
         if data == "owned":
-            named = {str(r.get("name")) for r in owned.values()}
+            named = owned_topic_names(owned)
             names = [n for n in names if n in named]
             asked = offsets(names)
         configs, gone = self._configs(config_futures)

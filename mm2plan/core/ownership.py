@@ -1,7 +1,8 @@
 """Ownership records as typed values: what mm2plan owns on a cluster, and what it applied.
 
 The store (ports.OwnershipStore) keeps each record as a JSON object under its address's text;
-this module is the one place that reads and writes their fields. A record this version does not
+this module is the one place that reads and writes their fields (the planner, apply, the
+fingerprint and the readers' data scope all go through it). A record this version does not
 understand reads as "not owned": mm2plan then never changes or deletes that resource, the safe side.
 """
 
@@ -79,6 +80,16 @@ class OwnershipRecord:
 
 
 Owned = dict[Address, OwnershipRecord]
+
+
+def owned_topic_names(raw: Mapping[str, Mapping[str, Any]]) -> set[str]:
+    """The topics any record names, whichever topology it belongs to."""
+    names = set()
+    for body in raw.values():
+        record = OwnershipRecord.from_json(body) if isinstance(body, Mapping) else None
+        if record is not None and record.kind.is_topic:
+            names.add(record.topic)
+    return names
 
 
 def read_records(raw: Mapping[str, Mapping[str, Any]]) -> Owned:
