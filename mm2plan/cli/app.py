@@ -16,7 +16,7 @@ import typer
 from typer.core import TyperGroup
 
 from mm2plan import __version__
-from mm2plan.cli import graph, plan, validate
+from mm2plan.cli import graph, interrupts, plan, validate
 from mm2plan.cli.env import Env, env_of
 from mm2plan.cli.exit_codes import ExitCode
 from mm2plan.cli.sandbox import sandbox_app
@@ -123,6 +123,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     "interrupted") or around one (parsing, help). Every ``finally`` of the main thread has run
     by then (an apply has released its lock); threads still waiting on a cluster's answer are
     abandoned, not joined, so the prompt comes back at once."""
+    interrupts.install()
     try:
         app(args=list(argv) if argv is not None else None)
     except KeyboardInterrupt:

@@ -10,6 +10,7 @@ from typing import NoReturn
 
 import typer
 
+from mm2plan.cli import interrupts
 from mm2plan.cli.env import Env
 from mm2plan.cli.exit_codes import ExitCode
 from mm2plan.core.diagnostics import Diagnostic
@@ -74,7 +75,10 @@ def load_topology(env: Env, path: Path) -> Topology:
 
 
 def fail(env: Env, *errors: tuple[str, str, str]) -> NoReturn:
-    """Print each (code, message, hint) as one error, then exit 1."""
+    """Print each (code, message, hint) as one error, then exit 1; after a Ctrl-C that a
+    library turned into an error, exit as interrupted instead (see cli/interrupts.py)."""
+    if interrupts.happened():
+        raise KeyboardInterrupt
     for code, message, hint in errors:
         env.err.print(error_text(code, message, hint))
     raise typer.Exit(ExitCode.ERROR)

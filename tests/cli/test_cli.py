@@ -324,3 +324,23 @@ def test_plan_json_with_errors_says_on_stderr_that_it_cannot_be_applied(tmp_path
     assert code == ExitCode.ERROR
     assert json.loads(out)["diagnostics"][0]["code"] == "partition-decrease"
     assert "The plan cannot be applied: 1 error (partition-decrease)" in err
+
+
+def test_an_error_after_ctrl_c_is_reported_as_the_interrupt(
+    topo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """librdkafka turns a Ctrl-C while it builds a client into a config error: the command must
+    still end as interrupted (130), not blame the cluster's config."""
+    from mm2plan.cli import interrupts
+    from mm2plan.ports.cluster import ClusterError
+
+    def swallowed_ctrl_c(cluster: Cluster) -> MemoryAdmin:
+        interrupts._seen.set()  # what the entry point's SIGINT handler records
+        raise ClusterError(cluster.alias, "invalid client configuration: expected ...")
+
+    monkeypatch.setattr(interrupts, "_seen", interrupts.threading.Event())
+    cap = Captured()
+    cap.env.admin_factory = swallowed_ctrl_c
+    code, _, err = cap.run("plan", str(topo))
+    assert code == ExitCode.INTERRUPTED
+    assert "interrupted" in err and "invalid client configuration" not in err
