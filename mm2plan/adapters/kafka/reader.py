@@ -27,6 +27,7 @@ from mm2plan.adapters.kafka.ownership import owned_records
 from mm2plan.core.bookkeeping import STATE_TOPIC
 from mm2plan.core.naming import BROKER_TOPICS
 from mm2plan.core.ownership import owned_topic_names
+from mm2plan.core.polling import poll
 from mm2plan.core.resources import AclBinding, LiveCluster, LiveTopic
 from mm2plan.ports.cluster import ClusterError, DataScope, OpError
 
@@ -149,14 +150,44 @@ class KafkaReader(KafkaConnection):
             n: None if any(p.leader < 0 for p in md.topics[n].partitions.values()) else False
             for n in names
         }
+        failed: list[TopicPartition] = []
         for tp, fut in latest.items():
             high = outcome(fut, self.timeout_s * 3)
             low = outcome(earliest[tp], self.timeout_s * 3)
             if isinstance(high, OpError) or isinstance(low, OpError):
-                if out[tp.topic] is False:
-                    out[tp.topic] = None
+                failed.append(tp)
             elif high.offset > low.offset:
                 out[tp.topic] = True
+        if failed:
+            # A partition created a moment ago may refuse ListOffsets until its leader has
+            # settled: ask those again for a moment before calling them "maybe".
+            again = poll(
+                lambda: self._has_data_of(failed),
+                lambda seen: None not in seen.values(),
+                2.0,
+                first_s=0.1,
+            )
+            for tp in failed:
+                seen = again.get(tp)
+                if seen is None:
+                    if out[tp.topic] is False:
+                        out[tp.topic] = None
+                elif seen:
+                    out[tp.topic] = True
+        return out
+
+    def _has_data_of(self, tps: list[TopicPartition]) -> dict[TopicPartition, bool | None]:
+        """Whether each partition holds a record; None where its offsets cannot be read."""
+        earliest = self._list_offsets(tps, OffsetSpec.earliest())  # type: ignore[no-untyped-call]
+        latest = self._list_offsets(tps, OffsetSpec.latest())  # type: ignore[no-untyped-call]
+        out: dict[TopicPartition, bool | None] = {}
+        for tp in tps:
+            high = outcome(latest[tp], self.timeout_s * 3)
+            low = outcome(earliest[tp], self.timeout_s * 3)
+            if isinstance(high, OpError) or isinstance(low, OpError):
+                out[tp] = None
+            else:
+                out[tp] = high.offset > low.offset
         return out
 
     def _acls(self, future: Future[Any]) -> frozenset[AclBinding] | None:
