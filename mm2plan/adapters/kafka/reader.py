@@ -58,15 +58,14 @@ class KafkaReader(KafkaConnection):
 
         # A leaderless partition would hold up the whole ListOffsets until its timeout.
         def offsets(of: list[str]) -> tuple[Offsets, Offsets]:
-            tps = [
-                TopicPartition(n, p.id)
-                for n in of
-                for p in md.topics[n].partitions.values()
-                if p.leader >= 0
-            ]
-            earliest = OffsetSpec.earliest()  # type: ignore[no-untyped-call]
-            latest = OffsetSpec.latest()  # type: ignore[no-untyped-call]
-            return self._list_offsets(tps, earliest), self._list_offsets(tps, latest)
+            return self._ask_offsets(
+                [
+                    TopicPartition(n, p.id)
+                    for n in of
+                    for p in md.topics[n].partitions.values()
+                    if p.leader >= 0
+                ]
+            )
 
         if data == "all":
             asked = offsets(names)
@@ -127,6 +126,12 @@ class KafkaReader(KafkaConnection):
                 )
         return configs, gone
 
+    def _ask_offsets(self, tps: list[TopicPartition]) -> tuple[Offsets, Offsets]:
+        """The earliest and the latest offsets of each partition, both requests in flight."""
+        earliest = OffsetSpec.earliest()  # type: ignore[no-untyped-call]
+        latest = OffsetSpec.latest()  # type: ignore[no-untyped-call]
+        return self._list_offsets(tps, earliest), self._list_offsets(tps, latest)
+
     def _list_offsets(self, tps: list[TopicPartition], spec: OffsetSpec) -> Offsets:
         if not tps:
             return {}
@@ -136,6 +141,20 @@ class KafkaReader(KafkaConnection):
                 {tp: spec for tp in tps}, request_timeout=self.timeout_s * 2
             ),
         )
+
+    def _partition_data(
+        self, earliest: Offsets, latest: Offsets
+    ) -> dict[TopicPartition, bool | None]:
+        """Whether each partition holds a record; None where its offsets could not be read."""
+        out: dict[TopicPartition, bool | None] = {}
+        for tp, fut in latest.items():
+            high = outcome(fut, self.timeout_s * 3)
+            low = outcome(earliest[tp], self.timeout_s * 3)
+            if isinstance(high, OpError) or isinstance(low, OpError):
+                out[tp] = None
+            else:
+                out[tp] = high.offset > low.offset
+        return out
 
     def _has_data(
         self,
@@ -150,44 +169,21 @@ class KafkaReader(KafkaConnection):
             n: None if any(p.leader < 0 for p in md.topics[n].partitions.values()) else False
             for n in names
         }
-        failed: list[TopicPartition] = []
-        for tp, fut in latest.items():
-            high = outcome(fut, self.timeout_s * 3)
-            low = outcome(earliest[tp], self.timeout_s * 3)
-            if isinstance(high, OpError) or isinstance(low, OpError):
-                failed.append(tp)
-            elif high.offset > low.offset:
-                out[tp.topic] = True
+        seen = self._partition_data(earliest, latest)
+        failed = [tp for tp, has in seen.items() if has is None]
         if failed:
             # A partition created a moment ago may refuse ListOffsets until its leader has
             # settled: ask those again for a moment before calling them "maybe".
-            again = poll(
-                lambda: self._has_data_of(failed),
-                lambda seen: None not in seen.values(),
-                2.0,
-                first_s=0.1,
-            )
-            for tp in failed:
-                seen = again.get(tp)
-                if seen is None:
-                    if out[tp.topic] is False:
-                        out[tp.topic] = None
-                elif seen:
-                    out[tp.topic] = True
-        return out
+            def retry() -> dict[TopicPartition, bool | None]:
+                return self._partition_data(*self._ask_offsets(failed))
 
-    def _has_data_of(self, tps: list[TopicPartition]) -> dict[TopicPartition, bool | None]:
-        """Whether each partition holds a record; None where its offsets cannot be read."""
-        earliest = self._list_offsets(tps, OffsetSpec.earliest())  # type: ignore[no-untyped-call]
-        latest = self._list_offsets(tps, OffsetSpec.latest())  # type: ignore[no-untyped-call]
-        out: dict[TopicPartition, bool | None] = {}
-        for tp in tps:
-            high = outcome(latest[tp], self.timeout_s * 3)
-            low = outcome(earliest[tp], self.timeout_s * 3)
-            if isinstance(high, OpError) or isinstance(low, OpError):
-                out[tp] = None
-            else:
-                out[tp] = high.offset > low.offset
+            again = poll(retry, lambda got: None not in got.values(), 2.0, first_s=0.1)
+            seen.update(again)
+        for tp, has in seen.items():
+            if has is None and out[tp.topic] is False:
+                out[tp.topic] = None
+            elif has:
+                out[tp.topic] = True
         return out
 
     def _acls(self, future: Future[Any]) -> frozenset[AclBinding] | None:
