@@ -13,6 +13,15 @@ LOCK_TOPIC = PREFIX + "lock"
 """Exists while an apply runs: CreateTopics is atomic, so creating it is the lock."""
 
 
+PROGRESS_TOPIC = PREFIX + "progress"
+"""Compacted, on each target: the bundled runtime's source positions and offset mappings, key =
+`<topology>/<source>-><target>/<topic>/<partition>`. Lives on the target so that a moved or
+restarted replicator resumes where it stopped and the source needs no write access for it."""
+PROVENANCE_HEADER = "mm2plan.provenance"
+"""On each record the bundled runtime copies (with `loop_prevention: headers`): the aliases of
+every cluster the record has been in, comma-separated, oldest first."""
+
+
 def is_bookkeeping_topic(name: str) -> bool:
     """Any topic of mm2plan's own, present or future (the runtime's will share the prefix)."""
     return name.startswith(PREFIX)

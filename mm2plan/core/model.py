@@ -145,6 +145,13 @@ class Flow:
     sync_topic_configs: bool = True
     emit_heartbeats: bool = True
     emit_checkpoints: bool = True
+    exactly_once: bool = False
+    """Bundled engine: records and progress in one transaction on the target."""
+    loop_prevention: str = "none"
+    """`headers`: the bundled engine marks each copy with its provenance and never copies a
+    record into a cluster it has been in (identity active-active without loops)."""
+    properties: Mapping[str, str] = field(default_factory=dict)
+    """MM2 property overrides for this flow (`core.properties.RUNTIME_PROPERTIES`)."""
     index: int = 0
     """Position in the file's `flows` list, to point diagnostics at it."""
 
