@@ -7,7 +7,7 @@ semantic checks can run on the rest.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -29,8 +29,11 @@ from mm2plan.core.model import (
     TopicSpec,
     Topology,
     config_value,
+    has_reference,
+    is_sensitive_key,
     join_path,
 )
+from mm2plan.core.properties import CLIENT_PREFIXES, RUNTIME_PROPERTIES, property_problem
 from mm2plan.topology.schema import is_valid_fast, subschema_properties, topology_validator
 from mm2plan.topology.yamlmarks import load_yaml
 
@@ -38,6 +41,7 @@ if TYPE_CHECKING:  # jsonschema is imported only when a file is invalid
     from jsonschema import ValidationError
 
 SUPPORTED_VERSIONS = (1,)
+LOOP_PREVENTION = ("none", "headers")
 MAX_FILE_BYTES = 64 * 1024 * 1024
 DEFAULT_FILE = "mm2plan.yaml"
 
@@ -136,6 +140,7 @@ def load_text(text: str, file: str = "<memory>") -> LoadResult:
         )
         return LoadResult(None, diags)
     diags.extend(_schema_diagnostics(doc, marks))
+    diags.extend(_property_diagnostics(doc, marks))
     return LoadResult(_build(doc, file, marks), diags)
 
 
@@ -247,6 +252,87 @@ def _from_validation_error(
     return [error("schema", f"{where}: {err.message}", "", source=src, path=path)]
 
 
+# MM2 properties that are keys of their own in a topology, and where they go.
+_TOPOLOGY_KEYS = {
+    "topics": "the flow's 'topics'",
+    "topics.exclude": "the flow's 'topics_exclude'",
+    "groups": "the flow's 'groups'",
+    "groups.exclude": "the flow's 'groups_exclude'",
+    "enabled": "the flow's 'enabled'",
+    "sync.group.offsets.enabled": "'sync_group_offsets' (on the flow or in defaults)",
+    "sync.topic.configs.enabled": "'sync_topic_configs' (on the flow or in defaults)",
+    "emit.heartbeats.enabled": "the flow's 'emit_heartbeats'",
+    "emit.checkpoints.enabled": "the flow's 'emit_checkpoints'",
+    "exactly.once.support": "the flow's 'exactly_once'",
+    "replication.policy.class": "defaults.replication_policy",
+    "replication.policy.separator": "defaults.separator",
+    "replication.factor": "defaults.replication_factor",
+}
+
+
+def _property_diagnostics(
+    doc: dict[str, Any], marks: Mapping[str, SourceRange]
+) -> Iterator[Diagnostic]:
+    """Each MM2 property a flow or the defaults set, checked by name and value where it is
+    written (the schema only says they are scalars)."""
+    d = doc.get("defaults")
+    if isinstance(d, dict):
+        yield from _check_properties(d.get("properties"), "defaults.properties", marks)
+    raw_flows = doc.get("flows")
+    for i, f in enumerate(raw_flows if isinstance(raw_flows, list) else []):
+        if isinstance(f, dict):
+            yield from _check_properties(f.get("properties"), f"flows[{i}].properties", marks)
+
+
+def _check_properties(
+    props: Any, base: str, marks: Mapping[str, SourceRange]
+) -> Iterator[Diagnostic]:
+    for name, value in _mapping(props).items():
+        if not _is_scalar(value):
+            continue  # the schema said so
+        path = join_path(base, str(name))
+        issue = _property_issue(
+            str(name), _config_text(value), base, marks.get(path) or marks.get(base), path
+        )
+        if issue is not None:
+            yield issue
+
+
+def _property_issue(
+    name: str, text: str, base: str = "", source: SourceRange | None = None, path: str = ""
+) -> Diagnostic | None:
+    """Why a property cannot be set, at `base` (`flows[0].properties`), or None. Never shows
+    the value of a credential."""
+    if name.startswith(CLIENT_PREFIXES) and (is_sensitive_key(name) or has_reference(text)):
+        return error(
+            "invalid-property",
+            f"{base}: '{name}' is a credential, and flow properties are shown in plans",
+            "put client credentials in clusters.<alias>.config (with ${env:NAME} or "
+            "${file:/path}), where they stay secret",
+            source=source,
+            path=path,
+        )
+    problem = property_problem(name, text)
+    if problem is None:
+        return None
+    if name in RUNTIME_PROPERTIES:
+        return error("invalid-property", f"{base}: {problem}", "", source=source, path=path)
+    own_key = _TOPOLOGY_KEYS.get(name)
+    hint = (
+        f"this is {own_key} in a topology"
+        if own_key
+        else did_you_mean(name, RUNTIME_PROPERTIES)
+        or "the properties mm2plan knows are listed in docs/topology.md; client overrides "
+        "start with "
+        + ", ".join(CLIENT_PREFIXES)
+    )
+    return error("unknown-property", f"{base}: {problem}", hint, source=source, path=path)
+
+
+def _is_scalar(value: Any) -> bool:
+    return isinstance(value, (str, int, float, bool))
+
+
 # --- building the model, defensively: schema errors are already reported -----------------------
 
 
@@ -287,8 +373,21 @@ def _topic_spec(name: Any, spec: Any) -> TopicSpec:
     )
 
 
+def _properties(value: Any) -> dict[str, str]:
+    """Scalars as MM2 reads them from its properties file (`true`, `5`): unsound entries are
+    left out (reported already), so what runs is only what was checked."""
+    out = {}
+    for k, v in _mapping(value).items():
+        if _is_scalar(v):
+            text = _config_text(v)
+            if _property_issue(str(k), text) is None:
+                out[str(k)] = text
+    return out
+
+
 def _build(doc: dict[str, Any], file: str, marks: Mapping[str, SourceRange]) -> Topology:
     d = _mapping(doc.get("defaults"))
+    default_properties = _properties(d.get("properties"))
     defaults = Defaults(
         replication_policy=str(d.get("replication_policy"))
         if d.get("replication_policy") in ("default", "identity")
@@ -335,6 +434,12 @@ def _build(doc: dict[str, Any], file: str, marks: Mapping[str, SourceRange]) -> 
                 sync_topic_configs=_bool(f.get("sync_topic_configs"), defaults.sync_topic_configs),
                 emit_heartbeats=_bool(f.get("emit_heartbeats"), True),
                 emit_checkpoints=_bool(f.get("emit_checkpoints"), True),
+                exactly_once=_bool(f.get("exactly_once"), False),
+                loop_prevention=f["loop_prevention"]
+                if f.get("loop_prevention") in LOOP_PREVENTION
+                else "none",
+                # MM2: 'source->target.name' wins over the top-level 'name'
+                properties={**default_properties, **_properties(f.get("properties"))},
                 index=i,
             )
         )
@@ -457,7 +562,7 @@ def _topic_doc(s: TopicSpec) -> dict[str, Any]:
 
 
 def _flow_doc(f: Flow) -> dict[str, Any]:
-    return {
+    doc: dict[str, Any] = {
         "source": f.source,
         "target": f.target,
         "topics": list(f.topics),
@@ -470,3 +575,11 @@ def _flow_doc(f: Flow) -> dict[str, Any]:
         "emit_heartbeats": f.emit_heartbeats,
         "emit_checkpoints": f.emit_checkpoints,
     }
+    # Only when set, so that a topology without them dumps (and fingerprints) as before.
+    if f.exactly_once:
+        doc["exactly_once"] = True
+    if f.loop_prevention != "none":
+        doc["loop_prevention"] = f.loop_prevention
+    if f.properties:
+        doc["properties"] = dict(f.properties)
+    return doc

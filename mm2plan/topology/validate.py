@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from mm2plan.core.collector import collector_paused
 from mm2plan.core.diagnostics import Diagnostic, Diagnostics, did_you_mean, error, warning
 from mm2plan.core.filters import PatternError, compile_pattern
-from mm2plan.core.graph import Overflow, Placement, TopologyGraph
+from mm2plan.core.graph import Cycle, Overflow, Placement, TopologyGraph
 from mm2plan.core.model import Flow, Secret, Topology, join_path
 from mm2plan.core.naming import (
     MAX_TOPIC_NAME_LENGTH,
@@ -110,6 +110,7 @@ def _flows(t: Topology) -> Iterator[Diagnostic]:
             )
         else:
             seen[pair] = f.index
+        yield from _engine_support(t, f)
         for field in PATTERN_FIELDS:
             for j, pattern in enumerate(getattr(f, field)):
                 try:
@@ -125,6 +126,34 @@ def _flows(t: Topology) -> Iterator[Diagnostic]:
                         source=t.mark(path),
                         path=path,
                     )
+
+
+def _engine_support(t: Topology, f: Flow) -> Iterator[Diagnostic]:
+    """What only the bundled runtime does, asked of MM2 on Connect."""
+    if t.runtime.engine != "connect":
+        return
+    if f.loop_prevention == "headers":
+        path = _flow_path(f.index, "loop_prevention")
+        yield error(
+            "unsupported-by-engine",
+            f"flow {f.name}: loop_prevention: headers needs the bundled runtime; MM2 on "
+            "Connect has no such thing",
+            "use runtime.engine: bundled, or remove loop_prevention (and break any identity "
+            "cycle by excluding the replicated topics on the return flow)",
+            source=t.mark(path),
+            path=path,
+        )
+    if f.exactly_once:
+        path = _flow_path(f.index, "exactly_once")
+        yield warning(
+            "unsupported-by-engine",
+            f"flow {f.name}: exactly_once needs Kafka Connect's exactly-once source support "
+            "(KIP-618), which the connect engine does not set up yet: this flow is copied at "
+            "least once",
+            "use runtime.engine: bundled for exactly-once copies, or remove exactly_once",
+            source=t.mark(path),
+            path=path,
+        )
 
 
 def _apps_reference_clusters(t: Topology) -> Iterator[Diagnostic]:
@@ -266,21 +295,7 @@ def _graph_findings(t: Topology, graph: TopologyGraph) -> Iterator[Diagnostic]:
             "shorten the source topic or the cluster alias, or narrow this flow's topics",
         )
     for cycle in graph.replication_cycles():
-        ring = " -> ".join(cycle.clusters)
-        shown = ", ".join(cycle.topics[:5]) + (
-            f" (+{len(cycle.topics) - 5} more)" if len(cycle.topics) > 5 else ""
-        )
-        path = _flow_path(cycle.flow_indexes[0])
-        yield error(
-            "replication-cycle",
-            f"replication cycle {ring}: topic(s) {shown} would "
-            "be copied back to the cluster they came from, forever",
-            "identity naming cannot tell a remote topic from a local one; use "
-            "replication_policy: default, or exclude the replicated topics on the "
-            "return flow",
-            source=t.mark(path),
-            path=path,
-        )
+        yield _cycle(t, cycle)
     for clash in graph.clashes():
         p0 = clash[0]
         origins = " and ".join(p.describe() for p in clash)
@@ -307,6 +322,45 @@ def _graph_findings(t: Topology, graph: TopologyGraph) -> Iterator[Diagnostic]:
         )
     if graph.overflow is not None:
         yield _overflow(t, graph.overflow)
+
+
+def _cycle(t: Topology, cycle: Cycle) -> Diagnostic:
+    """An identity-named loop: an error, unless the bundled runtime's provenance headers stop
+    it on every flow it goes round (then a warning: the topology only works on that engine)."""
+    ring = " -> ".join(cycle.clusters)
+    shown = ", ".join(cycle.topics[:5]) + (
+        f" (+{len(cycle.topics) - 5} more)" if len(cycle.topics) > 5 else ""
+    )
+    path = _flow_path(cycle.flow_indexes[0])
+    by_index = {f.index: f for f in t.flows}
+    flows = [by_index[i] for i in cycle.flow_indexes]
+    unmarked = [f for f in flows if f.loop_prevention != "headers"]
+    bundled = t.runtime.engine == "bundled"
+    if bundled and not unmarked:
+        return warning(
+            "replication-cycle",
+            f"replication cycle {ring}: topic(s) {shown} go round; safe because the bundled "
+            "runtime marks each record with its provenance and never copies a record into a "
+            "cluster it has been in",
+            "MM2 on Connect would loop: keep runtime.engine: bundled for this topology",
+            source=t.mark(path),
+            path=path,
+        )
+    hint = (
+        "identity naming cannot tell a remote topic from a local one; use "
+        "replication_policy: default, or exclude the replicated topics on the return flow"
+    )
+    if bundled:
+        names = ", ".join(f"{f.name} (flows[{f.index}])" for f in unmarked)
+        hint += f", or set loop_prevention: headers on {names}"
+    return error(
+        "replication-cycle",
+        f"replication cycle {ring}: topic(s) {shown} would "
+        "be copied back to the cluster they came from, forever",
+        hint,
+        source=t.mark(path),
+        path=path,
+    )
 
 
 def _overflow(t: Topology, over: Overflow) -> Diagnostic:

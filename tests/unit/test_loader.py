@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import string
+from pathlib import Path
 
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mm2plan.core.model import Secret
+from mm2plan.core.properties import RUNTIME_PROPERTIES
 from mm2plan.topology import loader
 from mm2plan.topology.loader import load_bytes, load_text, to_document
 from mm2plan.topology.validate import validate_loaded
@@ -163,6 +165,24 @@ _alias = st.from_regex(r"[a-z][a-z0-9-]{0,6}", fullmatch=True)
 _topic = st.from_regex(r"[a-z][a-z0-9_-]{0,10}", fullmatch=True)
 
 
+def _property_value(kind: str) -> st.SearchStrategy[object]:
+    if kind == "bool":
+        return st.booleans()
+    if kind == "float":
+        return st.one_of(st.integers(1, 10_000), st.floats(0.001, 10_000))
+    return st.integers(1, 10_000)
+
+
+_properties = st.dictionaries(
+    st.sampled_from(sorted(RUNTIME_PROPERTIES)), st.just(None), max_size=3
+).flatmap(
+    lambda names: st.fixed_dictionaries(
+        {n: _property_value(RUNTIME_PROPERTIES[n].kind) for n in names},
+        optional={"source.consumer.fetch.max.bytes": st.integers(1, 10**8)},
+    )
+)
+
+
 @st.composite
 def topologies(draw: st.DrawFn) -> str:
     aliases = draw(st.lists(_alias, min_size=2, max_size=4, unique=True))
@@ -174,12 +194,22 @@ def topologies(draw: st.DrawFn) -> str:
             "topics": {t: {"partitions": draw(st.integers(1, 64))} for t in topics},
         }
     flows = [
-        {"source": s, "target": t, "topics": [".*"]}
+        {
+            "source": s,
+            "target": t,
+            "topics": [".*"],
+            "exactly_once": draw(st.booleans()),
+            "loop_prevention": draw(st.sampled_from(["none", "headers"])),
+            "properties": draw(_properties),
+        }
         for s, t in draw(
             st.lists(st.tuples(st.sampled_from(aliases), st.sampled_from(aliases)), max_size=4)
         )
     ]
-    return yaml.safe_dump({"version": 1, "clusters": clusters, "flows": flows})
+    doc = {"version": 1, "clusters": clusters, "flows": flows}
+    if draw(st.booleans()):
+        doc["defaults"] = {"properties": draw(_properties)}
+    return yaml.safe_dump(doc)
 
 
 @settings(max_examples=100, suppress_health_check=[HealthCheck.too_slow])
@@ -228,3 +258,100 @@ def test_a_local_topic_named_like_a_copy_is_reported_at_its_line() -> None:
     assert found("dc1.audit") == [("error", "local-topic-looks-remote", 5)]
     assert found(r"dc1\..*") == [("warning", "local-topic-looks-remote", 5)]
     assert found(r"dc1\.audit", "identity") == []  # identity names carry no source
+
+
+PROPERTIES = """version: 1
+defaults:
+  properties: {tasks.max: 2, emit.offset-syncs.enabled: false}
+clusters:
+  dc1: {bootstrap_servers: "dc1:9092"}
+  dc2: {bootstrap_servers: "dc2:9092"}
+flows:
+  - source: dc1
+    target: dc2
+    exactly_once: true
+    loop_prevention: headers
+    properties:
+      tasks.max: 4
+      refresh.topics.interval.seconds: 0.5
+      source.consumer.fetch.max.bytes: 1048576
+  - {source: dc2, target: dc1}
+"""
+
+
+def test_flow_runtime_keys_load_as_mm2_reads_them() -> None:
+    """Numbers and booleans become MM2's text; a flow's own property wins over the defaults'
+    (MM2's `dc1->dc2.tasks.max` over `tasks.max`), the rest of the defaults still apply."""
+    r = load_text(PROPERTIES, "t.yaml")
+    assert list(r.diagnostics) == []
+    assert r.topology is not None
+    first, second = r.topology.flows
+    assert (first.exactly_once, first.loop_prevention) == (True, "headers")
+    assert first.properties == {
+        "tasks.max": "4",
+        "emit.offset-syncs.enabled": "false",
+        "refresh.topics.interval.seconds": "0.5",
+        "source.consumer.fetch.max.bytes": "1048576",
+    }
+    assert (second.exactly_once, second.loop_prevention) == (False, "none")
+    assert second.properties == {"tasks.max": "2", "emit.offset-syncs.enabled": "false"}
+
+
+def test_bad_properties_are_reported_where_they_are_written() -> None:
+    text = PROPERTIES.replace(
+        "      tasks.max: 4\n",
+        "      tasks.max: 0\n"
+        "      refresh.topic.interval.seconds: 3\n"
+        "      sync.group.offsets.enabled: true\n"
+        "      source.consumer.sasl.password: hunter2\n"
+        "      target.producer.: x\n",
+    ).replace("emit.offset-syncs.enabled: false", "emit.offset-syncs.enabled: maybe")
+    r = load_text(text, "t.yaml")
+    got = [(d.code, d.source.line if d.source else 0, d.path) for d in r.diagnostics]
+    assert got == [
+        ("invalid-property", 3, 'defaults.properties["emit.offset-syncs.enabled"]'),
+        ("invalid-property", 13, 'flows[0].properties["tasks.max"]'),
+        ("unknown-property", 14, 'flows[0].properties["refresh.topic.interval.seconds"]'),
+        ("unknown-property", 15, 'flows[0].properties["sync.group.offsets.enabled"]'),
+        ("invalid-property", 16, 'flows[0].properties["source.consumer.sasl.password"]'),
+        ("unknown-property", 17, 'flows[0].properties["target.producer."]'),
+    ]
+    hints = [d.hint for d in r.diagnostics]
+    assert "did you mean 'refresh.topics.interval.seconds'?" in hints[2]
+    assert "sync_group_offsets" in hints[3]
+    assert "clusters.<alias>.config" in hints[4]
+    assert all("hunter2" not in d.message + d.hint for d in r.diagnostics)
+    assert r.topology is not None  # what was sound is kept; what was not is left out
+    assert r.topology.flows[0].properties == {
+        "tasks.max": "2",
+        "refresh.topics.interval.seconds": "0.5",
+        "source.consumer.fetch.max.bytes": "1048576",
+    }
+
+
+def test_property_values_must_be_scalars_and_loop_prevention_a_known_mode() -> None:
+    text = PROPERTIES.replace("tasks.max: 4", "tasks.max: [4]").replace(
+        "loop_prevention: headers", "loop_prevention: tags"
+    )
+    r = load_text(text, "t.yaml")
+    got = sorted((d.code, d.path) for d in r.diagnostics)
+    assert got == [
+        ("schema", "flows[0].loop_prevention"),
+        ("schema", 'flows[0].properties["tasks.max"]'),
+    ]
+    assert r.topology is not None and r.topology.flows[0].loop_prevention == "none"
+
+
+def test_a_flow_without_the_runtime_keys_dumps_as_before() -> None:
+    """Fingerprints of topologies that never set them stay what they were."""
+    t = load_text(OK, "t.yaml").topology
+    assert t is not None
+    (flow,) = to_document(t)["flows"]
+    assert not {"exactly_once", "loop_prevention", "properties"} & set(flow)
+
+
+def test_both_schema_copies_are_the_same_file() -> None:
+    """`schemas/` is what editors point at; `mm2plan/data/` is what the wheel ships."""
+    root = Path(__file__).parents[2]
+    shipped = root / "mm2plan" / "data" / "topology.schema.json"
+    assert (root / "schemas" / "topology.schema.json").read_bytes() == shipped.read_bytes()
