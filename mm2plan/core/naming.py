@@ -234,6 +234,19 @@ def dedicated_worker_topics(source_alias: str) -> tuple[str, str, str]:
     )
 
 
+MM2_CONFIG_EXCLUDE = re.compile(
+    r"follower\.replication\.throttled\.replicas|leader\.replication\.throttled\.replicas|"
+    r"message\.timestamp\.difference\.max\.ms|message\.timestamp\.type|"
+    r"unclean\.leader\.election\.enable|min\.insync\.replicas"
+)
+"""MM2's DefaultConfigPropertyFilter (`config.properties.exclude`): topic configs never copied."""
+
+
+def is_synced_config(name: str) -> bool:
+    """A source topic config MM2 copies to the remote topic."""
+    return MM2_CONFIG_EXCLUDE.fullmatch(name) is None
+
+
 # --- MirrorClient and MirrorSourceConnector, over a topic list ---------------------------------
 
 

@@ -1,0 +1,120 @@
+"""The runtime's progress on the target: per source partition, the next offset to copy and the
+recent offset mapping, in the compacted `__mm2plan.progress` topic.
+
+A position is written only once the target acknowledged every record before it (or, with
+exactly_once, in the same transaction as those records), so a restarted or moved replicator
+resumes without loss. The last runs of the mapping travel with it, so checkpoints stay exact
+across a restart for groups that had not caught up.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from confluent_kafka import Consumer, TopicPartition
+
+from mm2plan.core.bookkeeping import PROGRESS_TOPIC
+from mm2plan.runtime.offsets import OffsetMap, Run
+
+FORMAT_VERSION = 1
+RUNS_KEPT = 64
+"""Runs written with each position: the exact window a restart keeps (a gapless source: one)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Position:
+    next_offset: int
+    runs: tuple[tuple[int, int, int], ...] = ()
+
+    def offset_map(self, max_runs: int) -> OffsetMap:
+        m = OffsetMap(max_runs)
+        for up, down, n in self.runs:
+            m.record(up, down, n)
+        return m
+
+
+def progress_key(topology: str, flow: str, topic: str, partition: int) -> bytes:
+    return f"{topology}/{flow}/{topic}/{partition}".encode()
+
+
+def encode(next_offset: int, runs: Iterable[Run]) -> bytes:
+    kept = list(runs)[-RUNS_KEPT:]
+    doc = {
+        "format_version": FORMAT_VERSION,
+        "next": next_offset,
+        "runs": [[r.upstream, r.downstream, r.length] for r in kept],
+    }
+    return json.dumps(doc, separators=(",", ":")).encode()
+
+
+def decode(value: bytes | None) -> Position | None:
+    if not value:
+        return None
+    try:
+        doc: Any = json.loads(value)
+        if doc.get("format_version") != FORMAT_VERSION:
+            return None
+        runs = tuple((int(u), int(d), int(n)) for u, d, n in doc.get("runs", []))
+        return Position(int(doc["next"]), runs)
+    except (ValueError, TypeError, KeyError, AttributeError):
+        return None
+
+
+def read_positions(
+    client: Mapping[str, str], topology: str, flow: str, timeout_s: float = 30.0
+) -> dict[tuple[str, int], Position]:
+    """Every position of this flow, read to the topic's end (committed records only)."""
+    prefix = f"{topology}/{flow}/"
+    consumer = Consumer(
+        {
+            **client,
+            "group.id": "mm2plan-progress-reader",
+            "enable.auto.commit": False,
+            "isolation.level": "read_committed",
+            "enable.partition.eof": True,
+        }
+    )
+    out: dict[tuple[str, int], Position] = {}
+    try:
+        md = consumer.list_topics(PROGRESS_TOPIC, timeout=timeout_s)
+        meta = md.topics.get(PROGRESS_TOPIC)
+        if meta is None or meta.error is not None:
+            return out
+        parts = list(meta.partitions)
+        ends = {}
+        for p in parts:
+            _low, high = consumer.get_watermark_offsets(
+                TopicPartition(PROGRESS_TOPIC, p), timeout=timeout_s
+            )
+            ends[p] = high
+        todo = {p for p in parts if ends[p] > 0}
+        consumer.assign([TopicPartition(PROGRESS_TOPIC, p, 0) for p in todo])
+        deadline = time.monotonic() + timeout_s
+        while todo and time.monotonic() < deadline:
+            for msg in consumer.consume(1000, 0.5):
+                err = msg.error()
+                if err is not None:
+                    if err.code() == err._PARTITION_EOF:
+                        todo.discard(msg.partition())
+                    continue
+                key = (msg.key() or b"").decode(errors="replace")
+                if not key.startswith(prefix):
+                    continue
+                topic, _, part = key[len(prefix) :].rpartition("/")
+                pos = decode(msg.value())
+                if pos is None:
+                    out.pop((topic, int(part)), None)
+                else:
+                    out[(topic, int(part))] = pos
+                off = msg.offset()
+                if off is not None and off + 1 >= ends[msg.partition()]:
+                    todo.discard(msg.partition())
+        if todo:
+            raise TimeoutError(f"could not read {PROGRESS_TOPIC} to its end in {timeout_s:.0f} s")
+    finally:
+        consumer.close()
+    return out
