@@ -16,9 +16,10 @@ import typer
 from typer.core import TyperGroup
 
 from mm2plan import __version__
-from mm2plan.cli import graph, interrupts, plan, validate
+from mm2plan.cli import graph, interrupts, plan, replicate, validate
 from mm2plan.cli.env import Env, env_of
 from mm2plan.cli.exit_codes import ExitCode
+from mm2plan.cli.runtime import runtime_app
 from mm2plan.cli.sandbox import sandbox_app
 
 
@@ -76,6 +77,8 @@ EPILOG = """Examples:
 
   mm2plan sandbox up --clusters dc1,dc2
 
+  mm2plan runtime status
+
 Exit codes: 0 ok, 1 errors, 2 plan has changes (--detailed-exitcode), 3 partly applied,
 64 usage error, 130 interrupted."""
 
@@ -94,6 +97,8 @@ app.command(epilog=graph.EPILOG)(graph.graph)
 app.command(epilog=plan.PLAN_EPILOG)(plan.plan)
 app.command(epilog=plan.APPLY_EPILOG)(plan.apply)
 app.command(epilog=plan.DESTROY_EPILOG)(plan.destroy)
+app.command(epilog=replicate.EPILOG)(replicate.replicate)
+app.add_typer(runtime_app, name="runtime")
 app.add_typer(sandbox_app, name="sandbox")
 
 

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import typer
 from rich.console import Console
 
-from mm2plan.core.model import Cluster
+from mm2plan.core.model import Cluster, Topology
 from mm2plan.ports.cluster import ClusterConnection, ConnectionFactory
+from mm2plan.ports.replication import ReplicationEngine
 
 
 def _default_admin_factory(cluster: Cluster) -> ClusterConnection:
@@ -19,6 +21,20 @@ def _default_admin_factory(cluster: Cluster) -> ClusterConnection:
 
     admin: ClusterConnection = confluent_admin_factory(cluster)
     return admin
+
+
+def _default_engine_factory(topology: Topology) -> ReplicationEngine | None:
+    """The topology's engine: the bundled runtime, run beside the topology file. The Connect
+    engine has no adapter yet: its flows are recorded as pending."""
+    if topology.runtime.engine != "bundled":
+        return None
+    from mm2plan.runtime.engine import BundledEngine
+
+    return BundledEngine(Path(topology.file))
+
+
+WORKER_COMMAND = (sys.executable, "-m", "mm2plan.runtime.worker")
+"""What `mm2plan replicate` runs for each share (its options follow)."""
 
 
 @dataclass
@@ -36,6 +52,9 @@ class Env:
     read_line: Callable[[], str] = field(
         default=lambda: sys.stdin.readline() if sys.stdin is not None else ""
     )
+    engine_factory: Callable[[Topology], ReplicationEngine | None] = _default_engine_factory
+    """The replication engine of a topology (None: flows are recorded, not started)."""
+    worker_command: Sequence[str] = WORKER_COMMAND
 
 
 def env_of(ctx: typer.Context) -> Env:

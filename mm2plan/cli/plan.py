@@ -25,6 +25,7 @@ if TYPE_CHECKING:  # the planner, the walker and the views load when a command r
     from mm2plan.execution.apply import ChangeResult
     from mm2plan.planning.plan import Plan
     from mm2plan.ports.cluster import ClusterError
+    from mm2plan.ports.replication import ReplicationEngine
 
 PLAN_EPILOG = """Examples:
 
@@ -62,6 +63,7 @@ def _reported(env: Env) -> Iterator[None]:
     from mm2plan.execution.live import LiveReadError
     from mm2plan.planning.plan import PlanFileError
     from mm2plan.ports.cluster import ClusterError
+    from mm2plan.ports.replication import EngineError
 
     try:
         yield
@@ -73,6 +75,8 @@ def _reported(env: Env) -> Iterator[None]:
         fail(env, (exc.code, str(exc), exc.hint))
     except PlanFileError as exc:
         fail(env, ("plan-file", str(exc), "make a new one: mm2plan plan -o FILE"))
+    except EngineError as exc:
+        fail(env, (exc.code, str(exc), exc.hint))
 
 
 def _read_plan(
@@ -82,8 +86,10 @@ def _read_plan(
     targets: tuple[str, ...] = (),
     destroy: bool = False,
     graph: TopologyGraph | None = None,
+    engine: ReplicationEngine | None = None,
 ) -> Plan:
-    """Reads with a progress bar on stderr (a terminal only: nothing lands in a CI log)."""
+    """Reads with a progress bar on stderr (a terminal only: nothing lands in a CI log); the
+    engine says how each flow runs."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from mm2plan.execution import session
@@ -98,7 +104,7 @@ def _read_plan(
     ) as bar:
         task = bar.add_task("Reading " + ", ".join(sorted(admins)), total=len(admins))
         return session.read_plan(
-            topology, admins, targets, destroy, lambda _alias: bar.advance(task), graph
+            topology, admins, targets, destroy, lambda _alias: bar.advance(task), graph, engine
         )
 
 
@@ -140,8 +146,11 @@ def plan(
     loaded = load_valid(env, path)
     topology = loaded.topology
     assert topology is not None
+    engine = env.engine_factory(topology)
     with _reported(env), session.connected(topology, env.admin_factory) as admins:
-        the_plan = _read_plan(env, topology, admins, tuple(target or ()), graph=loaded.graph)
+        the_plan = _read_plan(
+            env, topology, admins, tuple(target or ()), graph=loaded.graph, engine=engine
+        )
     show_diagnostics(env, the_plan.diagnostics)
     if as_json:
         env.out.print(
@@ -183,6 +192,7 @@ def _run_apply(
     admins: session.Admins,
     parallelism: int,
     allow_destroy: bool,
+    engine: ReplicationEngine | None,
 ) -> None:
     from mm2plan.execution.apply import Applier, check_applicable
     from mm2plan.views import plan as plan_view
@@ -201,7 +211,10 @@ def _run_apply(
             bar.advance(task)
             env.out.print(plan_view.render_result(result))
 
-        report = Applier(admins, parallelism, progress, the_plan.topology_name).run(changes)
+        applier = Applier(admins, parallelism, progress, the_plan.topology_name, engine)
+        report = applier.run(changes)
+    for warning in getattr(engine, "warnings", ()):
+        env.err.print(f"warning: {warning}", markup=False, highlight=False)
     env.out.print(plan_view.render_report(report))
     if not report.complete:
         raise typer.Exit(ExitCode.PARTIAL)
@@ -235,13 +248,14 @@ def apply(
     loaded = load_valid(env, Path(saved.topology_file) if saved else path)
     topology = loaded.topology
     assert topology is not None
+    engine = env.engine_factory(topology)
     with (
         _reported(env),
         session.connected(topology, env.admin_factory) as admins,
         _locked(env, admins, "apply", force_unlock),
     ):
         targets = saved.targets if saved else ()
-        the_plan = _read_plan(env, topology, admins, targets, graph=loaded.graph)
+        the_plan = _read_plan(env, topology, admins, targets, graph=loaded.graph, engine=engine)
         if saved is not None:
             session.check_fresh(saved, the_plan)
             the_plan = saved
@@ -260,7 +274,7 @@ def apply(
                     markup=False,
                 )
                 raise typer.Exit(ExitCode.ERROR)
-        _run_apply(env, the_plan, admins, parallelism, allow_destroy)
+        _run_apply(env, the_plan, admins, parallelism, allow_destroy, engine)
 
 
 def destroy(
@@ -279,6 +293,7 @@ def destroy(
 
     env = env_of(ctx)
     topology = load_topology(env, path)
+    engine = env.engine_factory(topology)
     with (
         _reported(env),
         session.connected(topology, env.admin_factory) as admins,
@@ -297,4 +312,4 @@ def destroy(
         ):
             env.err.print("Destroy cancelled: nothing was changed.", markup=False)
             raise typer.Exit(ExitCode.ERROR)
-        _run_apply(env, the_plan, admins, 4, allow_destroy=True)
+        _run_apply(env, the_plan, admins, 4, allow_destroy=True, engine=engine)

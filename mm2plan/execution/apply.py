@@ -1,7 +1,8 @@
 """Carry out a plan over the ports: topics, then ACLs, then replication, batched per cluster.
 
 Every change ends `applied`, `failed`, `skipped` (a change it depends on did not succeed) or
-`pending` (replication recorded; the runtime that runs it is not in this release). Ownership is
+`pending` (replication recorded, with no engine to run it: the topology's engine has no adapter
+in this release). Ownership is
 recorded on the cluster right after each batch succeeds, so a killed apply loses nothing: the next
 plan sees what was done and finishes the job.
 """
@@ -22,7 +23,13 @@ from mm2plan.core.resources import AclBinding
 from mm2plan.execution.errors import Refused
 from mm2plan.planning.plan import Action, Change, FlowSettings, Plan, State, TopicState
 from mm2plan.ports.cluster import ClusterAdmin, ClusterError, NewTopic, OpError, OwnershipStore
-from mm2plan.ports.replication import EngineError, FlowKey, FlowSpec, ReplicationEngine
+from mm2plan.ports.replication import (
+    EngineError,
+    FlowKey,
+    FlowSpec,
+    FlowState,
+    ReplicationEngine,
+)
 
 
 class Status(StrEnum):
@@ -82,8 +89,11 @@ def check_applicable(plan: Plan, allow_destroy: bool) -> None:
         )
 
 
-def ownership_record(change: Change, topology_name: str) -> OwnershipRecord | None:
-    """What apply records for a change it made (None: forget the resource)."""
+def ownership_record(
+    change: Change, topology_name: str, engine: str = ""
+) -> OwnershipRecord | None:
+    """What apply records for a change it made (None: forget the resource); a flow is
+    `started` by `engine`, or `pending` without one."""
     if change.action is Action.DELETE:
         return None
     after = change.after
@@ -95,7 +105,8 @@ def ownership_record(change: Change, topology_name: str) -> OwnershipRecord | No
     if isinstance(after, AclBinding):
         return OwnershipRecord(change.kind, topology_name, binding=after)
     assert isinstance(after, FlowSettings), change
-    return OwnershipRecord(change.kind, topology_name, settings=after.settings, state="pending")
+    state = f"started ({engine})" if engine else "pending"
+    return OwnershipRecord(change.kind, topology_name, settings=after.settings, state=state)
 
 
 class Applier:
@@ -160,7 +171,7 @@ class Applier:
         done = [c for c in changes if errors.get(c.address) is None]
         records: dict[str, dict[str, Any] | None] = {}
         for c in done:
-            record = ownership_record(c, self.owner)
+            record = ownership_record(c, self.owner, self.engine.name if self.engine else "")
             records[c.address] = record.to_json() if record else None
         try:
             if records:
@@ -203,9 +214,11 @@ class Applier:
             try:
                 if c.action is Action.DELETE:
                     self.engine.stop(key)
-                elif c.action is Action.UPDATE:
+                elif c.action is Action.UPDATE and self.engine.describe(key).state is not (
+                    FlowState.ABSENT
+                ):
                     self.engine.update(FlowSpec(key, settings))
-                else:
+                else:  # new, or recorded but unknown to the engine (applied without one)
                     self.engine.start(FlowSpec(key, settings))
             except EngineError as exc:
                 errors[c.address] = OpError(exc.code, str(exc))

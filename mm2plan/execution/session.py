@@ -21,8 +21,9 @@ from mm2plan.core.model import Topology
 from mm2plan.execution.errors import Refused
 from mm2plan.execution.live import ClusterRead, read_live
 from mm2plan.planning.plan import Plan, load_plan
-from mm2plan.planning.planner import make_destroy_plan, make_plan
+from mm2plan.planning.planner import FlowRun, make_destroy_plan, make_plan
 from mm2plan.ports.cluster import ClusterConnection, ClusterError, ConnectionFactory
+from mm2plan.ports.replication import FlowKey, ReplicationEngine
 
 Admins = dict[str, ClusterConnection]
 
@@ -81,14 +82,27 @@ def read_plan(
     destroy: bool = False,
     progress: ClusterRead | None = None,
     graph: TopologyGraph | None = None,
+    engine: ReplicationEngine | None = None,
 ) -> Plan:
     """Read every cluster (raises LiveReadError naming each that failed) and plan against it.
     `graph`: the one validate built, so that the command builds it once. Whether a topic holds
-    data is read for owned topics only: the only ones a plan may delete (and fingerprint)."""
+    data is read for owned topics only: the only ones a plan may delete (and fingerprint).
+    `engine`: asked how each enabled flow runs, so that a failed, stopped or differently
+    configured flow is planned as an update (raises EngineError)."""
     live = read_live(admins, progress, data="owned")
     if destroy:
         return make_destroy_plan(topology, live)
-    return make_plan(topology, live, targets, graph)
+    flows = flow_runs(topology, engine) if engine is not None else None
+    return make_plan(topology, live, targets, graph, flows)
+
+
+def flow_runs(topology: Topology, engine: ReplicationEngine) -> dict[str, FlowRun]:
+    """Each enabled flow's run, as its engine describes it, by flow name."""
+    out = {}
+    for flow in topology.enabled_flows():
+        status = engine.describe(FlowKey(topology.name, flow.source, flow.target))
+        out[flow.name] = FlowRun(status.state.value, status.settings, status.reason)
+    return out
 
 
 def is_plan_file(path: Path) -> bool:

@@ -8,7 +8,7 @@ diagnostic; partitions only grow; replication factors are never changed behind t
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from mm2plan.core.addresses import Address, Kind, apply_stage
@@ -35,6 +35,22 @@ from mm2plan.planning.plan import (
     select,
 )
 from mm2plan.topology.loader import to_document
+
+
+@dataclass(frozen=True, slots=True)
+class FlowRun:
+    """What a flow's engine says it is doing (execution reads it through the engine port):
+    the planner turns a recorded flow that does not run as recorded into an update.
+
+    Not part of the fingerprint: a flow restarting with backoff flips between failed and
+    running, and must not make every saved plan stale; applying a saved plan's update to a
+    flow that has recovered meanwhile only restarts it."""
+
+    state: str
+    """running | stopped | failed | absent (ports.replication.FlowState's values)."""
+    settings: Mapping[str, Any] | None = None
+    """What it runs with; None: the engine does not say."""
+    reason: str = ""
 
 
 def topology_doc(topology: Topology) -> Any:
@@ -72,16 +88,22 @@ def make_plan(
     live: LiveState,
     targets: tuple[str, ...] = (),
     graph: TopologyGraph | None = None,
+    flows: Mapping[str, FlowRun] | None = None,
 ) -> Plan:
     """`graph`: the topology's graph, when the caller has built it (validate does), so that one
-    command builds it once. Desired state and changes are objects by the hundred thousand that
-    all live on: the cycle collector is paused meanwhile."""
+    command builds it once. `flows`: each flow's run by name (`dc1->dc2`), when its engine was
+    asked; without, a recorded flow is taken to run as recorded. Desired state and changes are
+    objects by the hundred thousand that all live on: the cycle collector is paused meanwhile."""
     with collector_paused():
-        return _plan(topology, live, targets, graph)
+        return _plan(topology, live, targets, graph, flows or {})
 
 
 def _plan(
-    topology: Topology, live: LiveState, targets: tuple[str, ...], graph: TopologyGraph | None
+    topology: Topology,
+    live: LiveState,
+    targets: tuple[str, ...],
+    graph: TopologyGraph | None,
+    flows: Mapping[str, FlowRun],
 ) -> Plan:
     world = live
     live, records, elsewhere = scoped(live, topology.name)
@@ -96,7 +118,7 @@ def _plan(
         changes += _topic_changes(topology, desired, alias, wanted, lc, owned, other, diags)
         acls = desired.acls.get(alias, set())
         changes += _acl_changes(topology, alias, acls, lc, owned, other, diags)
-    changes += _replication_changes(desired, live, records, changes)
+    changes += _replication_changes(desired, live, records, changes, flows)
     changes.sort(key=_apply_order)
     return Plan(
         select(changes, targets),
@@ -381,7 +403,11 @@ def _acl_changes(
 
 
 def _replication_changes(
-    desired: DesiredState, live: LiveState, records: Mapping[str, Owned], so_far: list[Change]
+    desired: DesiredState,
+    live: LiveState,
+    records: Mapping[str, Owned],
+    so_far: list[Change],
+    flows: Mapping[str, FlowRun],
 ) -> list[Change]:
     out = []
     topic_changes = {
@@ -421,7 +447,7 @@ def _replication_changes(
                 )
             )
         else:
-            out.append(Change(addr, Action.NOOP, after, after))
+            out.append(_run_change(addr, after, flows.get(flow.name), deps))
     for alias, owned in sorted(records.items()):
         lc = live.clusters.get(alias, LiveCluster(alias))
         for addr, record in sorted(owned.items()):
@@ -430,6 +456,26 @@ def _replication_changes(
                     lc, addr, record, "flow removed from the topology: replication stops"
                 )
     return out
+
+
+def _run_change(
+    addr: Address, after: FlowSettings, run: FlowRun | None, deps: tuple[Address, ...]
+) -> Change:
+    """A flow recorded as applied with the desired settings: an update when it does not run,
+    or runs with other settings than those (its engine's word, `run`)."""
+    if run is None or run.state == "running":
+        if run is None or run.settings is None or FlowSettings(dict(run.settings)) == after:
+            return Change(addr, Action.NOOP, after, after)
+        before = FlowSettings(dict(run.settings))
+        reason = "config differs: the engine runs other settings; apply restarts it with these"
+        return Change(addr, Action.UPDATE, before, after, reason, deps)
+    if run.state == "failed":
+        reason = f"flow is failed: {run.reason or 'no reason given'}; apply restarts it"
+    elif run.state == "stopped":
+        reason = "flow is stopped; apply starts it"
+    else:
+        reason = "flow is not running (its engine knows nothing of it); apply starts it"
+    return Change(addr, Action.UPDATE, after, after, reason, deps)
 
 
 def _delete_owned(

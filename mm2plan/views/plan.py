@@ -108,7 +108,9 @@ def render_change(c: Change, out: Pieces | None = None) -> Pieces:
     keys = sorted((before.keys() | after.keys()) - _EXPLAINED_BY_REASON)
     width = max((len(k) for k in keys), default=0)
     t.append(f"  {c.action.symbol} ", style)
-    if c.kind is Kind.ACL or not keys:  # the address already says everything
+    if c.action is Action.UPDATE:  # e.g. a flow restarted as it is: nothing to diff
+        keys = [k for k in keys if before.get(k, _MISSING) != after.get(k, _MISSING)]
+    if c.kind is Kind.ACL or not keys:  # the address (and the reason) say everything
         t.append(f"{c.address}\n\n")
         return t
     t.append(f"{c.address} {{\n")

@@ -12,7 +12,7 @@ from rich.console import Console
 from typer.testing import CliRunner
 
 from mm2plan import __version__
-from mm2plan.adapters.memory import MemoryAdmin, MemoryCluster
+from mm2plan.adapters.memory import MemoryAdmin, MemoryCluster, MemoryEngine
 from mm2plan.cli import Env, app
 from mm2plan.cli.exit_codes import ExitCode
 from mm2plan.core.model import Cluster
@@ -28,6 +28,7 @@ class Captured:
         self, clusters: dict[str, MemoryCluster] | None = None, tty: bool = False, answer: str = ""
     ) -> None:
         self.clusters = clusters if clusters is not None else {}
+        self.engine = MemoryEngine()
         self.out = Console(file=io.StringIO(), record=True, width=100, color_system=None)
         self.err = Console(file=io.StringIO(), record=True, width=100, color_system=None)
         self.env = Env(
@@ -36,6 +37,7 @@ class Captured:
             admin_factory=self.factory,
             stdin_isatty=lambda: tty,
             read_line=lambda: answer + "\n",
+            engine_factory=lambda _topology: self.engine,
         )
 
     def factory(self, cluster: Cluster) -> MemoryAdmin:

@@ -18,6 +18,7 @@ from rich.console import Console
 from typer.testing import CliRunner
 
 from mm2plan.adapters.kafka.confluent import confluent_admin_factory
+from mm2plan.adapters.memory import MemoryEngine
 from mm2plan.cli import Env, app
 from mm2plan.cli.exit_codes import ExitCode
 from mm2plan.lab.cluster import KafkaCluster
@@ -25,11 +26,15 @@ from mm2plan.topology.loader import load_text
 
 pytestmark = pytest.mark.kafka
 
+ENGINE = MemoryEngine()
+"""These tests are about topics and ACLs: their flows run on the fake engine (flow keys carry
+each test's topology name). tests/integration/test_runtime_apply.py runs the bundled one."""
+
 
 def run(*args: str, env: dict[str, str] | None = None) -> tuple[int, str]:
     out = Console(file=io.StringIO(), record=True, width=200, color_system=None)
     err = Console(file=io.StringIO(), record=True, width=200, color_system=None)
-    the_env = Env(out=out, err=err, stdin_isatty=lambda: False)
+    the_env = Env(out=out, err=err, stdin_isatty=lambda: False, engine_factory=lambda _t: ENGINE)
     old = dict(os.environ)
     os.environ.update(env or {})
     try:
