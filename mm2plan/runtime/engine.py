@@ -32,7 +32,7 @@ from typing import Any
 from mm2plan.core.polling import poll
 from mm2plan.ports.replication import EngineError, FlowKey, FlowSpec, FlowState, FlowStatus
 from mm2plan.runtime.status import ProcessReport
-from mm2plan.runtime.statusdir import read_reports, write_json
+from mm2plan.runtime.statusdir import clear_reports, read_reports, write_json
 
 SETTINGS_FILE = "settings.json"
 PID_FILE = "supervisor.pid"
@@ -218,6 +218,16 @@ def inspect_flow(directory: Path, key: FlowKey, now: float | None = None) -> Flo
 
 # --- the engine ---------------------------------------------------------------------------------
 
+_LAUNCHER = (
+    "import subprocess, sys\n"
+    "log = open(sys.argv[1], 'ab')\n"
+    "p = subprocess.Popen(sys.argv[2:], stdin=subprocess.DEVNULL, stdout=log, "
+    "stderr=subprocess.STDOUT, start_new_session=True)\n"
+    "print(p.pid)\n"
+)
+"""Starts the supervisor as a grandchild and exits: the supervisor, in a session of its own,
+belongs to init from then on (which reaps it), not to the `apply` that started it."""
+
 
 class BundledEngine:
     """Flows of one topology file, each run by a background supervisor."""
@@ -296,50 +306,48 @@ class BundledEngine:
         with contextlib.suppress(OSError):
             if log.stat().st_size > LOG_ROTATE_BYTES:
                 log.replace(log.with_name(LOG_FILE + ".1"))
+        with log.open("a") as out:
+            out.write(f"--- {time.strftime('%Y-%m-%dT%H:%M:%S%z')} starting\n")
+        clear_reports(d / STATUS_DIR, key.name)  # an earlier run's must not answer for this one
         argv = [
             *self.command,
             str(self.topology_file),
-            "--flow",
-            key.name,
-            "--status-dir",
-            str(d / STATUS_DIR),
-            "--detached",
+            *("--flow", key.name, "--status-dir", str(d / STATUS_DIR), "--detached"),
         ]
-        with log.open("ab") as out:
-            out.write(f"--- {time.strftime('%Y-%m-%dT%H:%M:%S%z')} starting\n".encode())
-            out.flush()
-            proc = subprocess.Popen(
-                argv,
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-                cwd=self.topology_file.parent,
-                env=None if self.env is None else dict(self.env),
+        launched = subprocess.run(
+            [sys.executable, "-c", _LAUNCHER, str(log), *argv],
+            capture_output=True,
+            text=True,
+            cwd=self.topology_file.parent,
+            env=None if self.env is None else dict(self.env),
+            check=False,
+            timeout=60,
+        )
+        if launched.returncode != 0 or not launched.stdout.strip().isdigit():
+            raise EngineError(
+                key,
+                f"cannot start the replicator: {launched.stderr.strip() or launched.stdout}",
+                f"check that `{' '.join(self.command)}` runs",
             )
-        write_pid_file(d, proc.pid, "background")
-        self._await_start(key, d, proc)
+        info = write_pid_file(d, int(launched.stdout), "background")
+        self._await_start(key, d, info)
 
-    def _await_start(self, key: FlowKey, d: Path, proc: subprocess.Popen[bytes]) -> None:
+    def _await_start(self, key: FlowKey, d: Path, info: PidInfo) -> None:
         """Until every worker said running or failed, the supervisor exited, or the timeout:
         a flow that cannot run fails its apply at once, with the reason."""
 
         def settled() -> bool:
-            if proc.poll() is not None:
+            if not is_supervisor(info):
                 return True
             reports = self.inspect(key).reports
             return bool(reports) and all(r.state != "starting" for r in reports)
 
-        poll(lambda: settled(), bool, self.start_timeout_s, max_s=0.25)
-        hint = f"see `mm2plan runtime logs --flow {key.name}` ({d / LOG_FILE})"
-        code = proc.poll()
-        if code is not None:
+        poll(settled, bool, self.start_timeout_s, max_s=0.25)
+        hint = f"see `mm2plan runtime logs --flow '{key.name}'` ({d / LOG_FILE})"
+        if not is_supervisor(info):
             last = log_tail(d / LOG_FILE)
             raise EngineError(
-                key,
-                f"the replicator exited at once (exit code {code})"
-                + (f": {last[0]}" if last else ""),
-                hint,
+                key, "the replicator exited at once" + (f": {last[0]}" if last else ""), hint
             )
         status = self.describe(key)
         if status.state is FlowState.FAILED:

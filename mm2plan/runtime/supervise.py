@@ -140,15 +140,15 @@ class Supervisor:
         w.restart_at = now + delay
         w.proc = None
         report = read_report(w.spec.report)
-        if code == EXIT_FATAL:
-            cause = (report.reason if report and report.reason else "") or w.last_line
-            what = f"failed: {cause}"
-        elif code == 0:
-            what = "stopped without being asked to"
+        if code == EXIT_FATAL:  # the worker's own report says why
+            why = (report.reason if report and report.reason else "") or w.last_line
+            what = f"failed: {why}"
         else:
-            what = f"died ({exit_reason(code)})" + (f": {w.last_line}" if w.last_line else "")
+            what = "stopped without being asked to" if code == 0 else f"died ({exit_reason(code)})"
+            what += f": {w.last_line}" if w.last_line and code else ""
+            why = f"worker {what}"
         self.log(f"{w.spec.label}: worker {what}; restarting in {delay:g} s")
-        self._write_down(w, report, f"{what}; restarting in {delay:g} s")
+        self._write_down(w, report, f"{why}; restarting in {delay:g} s")
 
     def _write_down(self, w: _Worker, last: ProcessReport | None, reason: str) -> None:
         """The worker's report while it is down: its last one (partitions, counts), failed."""

@@ -1,12 +1,15 @@
 """The ReplicationEngine contract: what apply, failover and status may rely on of any engine.
 
-Parametrized over every engine there is: today the memory fake; the bundled runtime and the
-Kafka Connect engine join the list (with their lab fixtures) when they land, so none can drift.
+Parametrized over every engine there is: the memory fake, and the bundled runtime with its real
+supervisor processes around a fake replicator (tests/runtime/fake_worker.py: no Kafka needed);
+the Kafka Connect engine joins the list (with its lab fixtures) when it lands, so none can drift.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 
@@ -18,15 +21,42 @@ from mm2plan.ports.replication import (
     FlowState,
     ReplicationEngine,
 )
+from mm2plan.runtime.engine import BundledEngine
 
-ENGINES: dict[str, Callable[[], ReplicationEngine]] = {"memory": MemoryEngine}
+FAKE_MM2PLAN = Path(__file__).parents[1] / "runtime" / "fake_mm2plan.py"
+TOPOLOGY = """version: 1
+defaults: {replication_factor: 1}
+clusters:
+  dc1: {bootstrap_servers: "127.0.0.1:1", topics: {orders: {partitions: 1}}}
+  dc2: {bootstrap_servers: "127.0.0.1:1"}
+flows:
+  - {source: dc1, target: dc2, topics: [orders]}
+"""
+
+
+def _bundled(tmp_path: Path) -> BundledEngine:
+    path = tmp_path / "mm2plan.yaml"
+    path.write_text(TOPOLOGY)
+    return BundledEngine(path, command=(sys.executable, str(FAKE_MM2PLAN), "replicate"))
+
+
+ENGINES: dict[str, Callable[[Path], ReplicationEngine]] = {
+    "memory": lambda _tmp: MemoryEngine(),
+    "bundled": _bundled,
+}
 KEY = FlowKey("default", "dc1", "dc2")
 SETTINGS = {"source": "dc1", "target": "dc2", "topics": ["orders"]}
 
 
 @pytest.fixture(params=sorted(ENGINES))
-def engine(request: pytest.FixtureRequest) -> ReplicationEngine:
-    return ENGINES[request.param]()
+def engine(
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[ReplicationEngine]:
+    monkeypatch.setenv("MM2PLAN_FAKE", "run")
+    e = ENGINES[request.param](tmp_path)
+    yield e
+    for key in (KEY, FlowKey("team", "dc1", "dc2")):
+        e.stop(key)
 
 
 def test_an_unknown_flow_is_absent(engine: ReplicationEngine) -> None:
