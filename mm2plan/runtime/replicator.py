@@ -228,7 +228,10 @@ class Replicator:
         c = self.cfg
         compact = {"cleanup.policy": "compact"}
         on_target = {
-            PROGRESS_TOPIC: NewTopic(PROGRESS_TOPIC, 1, c.replication_factor, config=compact)
+            PROGRESS_TOPIC: NewTopic(PROGRESS_TOPIC, 1, c.replication_factor, config=compact),
+            # Where remote topics created here are recorded (as apply does): without it, each
+            # record of a new topic would wait 30 s for a topic that never appears, then be lost.
+            STATE_TOPIC: NewTopic(STATE_TOPIC, 1, c.replication_factor, config=compact),
         }
         if c.emit_heartbeats:
             rf = c.internal_rf("heartbeats.topic.replication.factor")
