@@ -23,6 +23,36 @@ from mm2plan.ports.cluster import (
 )
 from mm2plan.ports.replication import EngineError, FlowKey, FlowSpec, FlowState, FlowStatus
 
+_ACL_NAMES = {
+    "resource_type": frozenset({"TOPIC", "GROUP", "CLUSTER", "TRANSACTIONAL_ID"}),
+    "operation": frozenset(
+        {
+            "ALL",
+            "READ",
+            "WRITE",
+            "CREATE",
+            "DELETE",
+            "ALTER",
+            "DESCRIBE",
+            "CLUSTER_ACTION",
+            "DESCRIBE_CONFIGS",
+            "ALTER_CONFIGS",
+            "IDEMPOTENT_WRITE",
+        }
+    ),
+    "pattern_type": frozenset({"LITERAL", "PREFIXED"}),
+    "permission": frozenset({"ALLOW", "DENY"}),
+}
+"""The names of an ACL's parts that Kafka (through confluent-kafka) takes."""
+
+
+def _acl_name_problem(b: AclBinding) -> str | None:
+    for part, names in _ACL_NAMES.items():
+        value = getattr(b, part)
+        if value not in names:
+            return f"not a valid ACL binding: {part} {value!r}"
+    return None
+
 
 @dataclass
 class MemoryCluster:
@@ -158,14 +188,20 @@ class MemoryAdmin:
         return out
 
     def _acl_call(self, bindings: Sequence[AclBinding], create: bool) -> AclResults:
-        """Without an authorizer Kafka fails each binding with SECURITY_DISABLED."""
+        """Without an authorizer Kafka fails each binding with SECURITY_DISABLED; a binding
+        with a name Kafka does not know fails alone, as the Kafka adapter refuses it."""
         acls = self._check().acls
         if acls is None:
             return dict.fromkeys(
                 bindings, OpError("SECURITY_DISABLED", "No Authorizer is configured.")
             )
-        (acls.update if create else acls.difference_update)(bindings)
-        return dict.fromkeys(bindings)
+        out: dict[AclBinding, OpError | None] = {}
+        for b in bindings:
+            bad = _acl_name_problem(b)
+            out[b] = None if bad is None else OpError("INVALID_REQUEST", bad)
+        ok = [b for b, err in out.items() if err is None]
+        (acls.update if create else acls.difference_update)(ok)
+        return out
 
     def create_acls(self, bindings: Sequence[AclBinding]) -> AclResults:
         return self._acl_call(bindings, create=True)

@@ -13,11 +13,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mm2plan.core.addresses import Address
-from mm2plan.core.bookkeeping import is_bookkeeping_topic
+from mm2plan.core.bookkeeping import PROGRESS_TOPIC, is_bookkeeping_topic
 from mm2plan.core.filters import group_filter
 from mm2plan.core.graph import Placement, TopologyGraph
 from mm2plan.core.model import Cluster, Flow, TopicSpec, Topology
 from mm2plan.core.naming import BROKER_TOPICS, ReplicationPolicy
+from mm2plan.core.properties import RUNTIME_PROPERTIES
 from mm2plan.core.resources import ALLOW, LITERAL, PREFIXED, AclBinding, LiveState
 
 # MM2's DefaultConfigPropertyFilter: topic configs it never copies to remote topics.
@@ -28,6 +29,8 @@ MM2_CONFIG_EXCLUDE = re.compile(
 )
 
 COMPACT = {"cleanup.policy": "compact"}
+TRANSACTIONAL_ID_PREFIX = "mm2plan-"
+"""The bundled runtime's transactional ids (exactly_once) start with this: one prefixed ACL."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -222,7 +225,9 @@ def _internal_topics(
 
 
 def replication_settings(topology: Topology, flow: Flow) -> dict[str, Any]:
-    """The effective MM2 settings of a flow: what a runtime or connector is launched with."""
+    """The effective MM2 settings of a flow: what a runtime or connector is launched with.
+    Every runtime property is there, mm2plan's default where the topology sets none, so the
+    plan shows what will run and a changed value is an update of the flow."""
     return {
         "source": flow.source,
         "target": flow.target,
@@ -237,7 +242,21 @@ def replication_settings(topology: Topology, flow: Flow) -> dict[str, Any]:
         "sync.topic.configs.enabled": flow.sync_topic_configs,
         "emit.heartbeats.enabled": flow.emit_heartbeats,
         "emit.checkpoints.enabled": flow.emit_checkpoints,
+        "exactly_once": flow.exactly_once,
+        "loop_prevention": flow.loop_prevention,
+        **effective_properties(topology, flow),
     }
+
+
+def effective_properties(topology: Topology, flow: Flow) -> dict[str, str]:
+    """MM2's name -> value for every runtime property of the flow (its overrides on mm2plan's
+    defaults; an internal topic's empty replication factor is the topology's), and the client
+    overrides it sets, by name."""
+    rf = str(topology.defaults.replication_factor)
+    out = {k: v for k, v in flow.properties.items() if k not in RUNTIME_PROPERTIES}
+    for name, prop in RUNTIME_PROPERTIES.items():
+        out[name] = flow.properties.get(name, prop.default) or rf
+    return dict(sorted(out.items()))
 
 
 def _allow(
@@ -304,6 +323,21 @@ def _replicator_acls(state: DesiredState, topology: Topology, graph: TopologyGra
             if flow.sync_group_offsets:
                 for group in _synced_groups(topology, flow, flow.target):
                     acls |= _allow(who, ("READ", "DESCRIBE"), "GROUP", group)
+            if topology.runtime.engine == "bundled":
+                acls |= _bundled_runtime_acls(who, flow)
+
+
+def _bundled_runtime_acls(who: str, flow: Flow) -> set[AclBinding]:
+    """What the bundled runtime does on the target beyond MM2: it keeps its progress in a
+    topic of its own (creating it on first start) and, for exactly-once, writes records and
+    progress in transactions under ids that start with `TRANSACTIONAL_ID_PREFIX`."""
+    acls = _allow(who, ("READ", "WRITE", "DESCRIBE", "CREATE"), "TOPIC", PROGRESS_TOPIC)
+    if flow.exactly_once:
+        acls |= _allow(
+            who, ("WRITE", "DESCRIBE"), "TRANSACTIONAL_ID", TRANSACTIONAL_ID_PREFIX, PREFIXED
+        )
+        acls |= _allow(who, ("IDEMPOTENT_WRITE",), "CLUSTER", "kafka-cluster")
+    return acls
 
 
 def _synced_groups(topology: Topology, flow: Flow, cluster: str) -> set[str]:

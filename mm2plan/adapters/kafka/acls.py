@@ -30,10 +30,16 @@ MATCH_ANY = AclBindingFilter(
 )
 
 
+_CK_RESOURCE_TYPE = {"CLUSTER": "BROKER"}
+"""Kafka's resource type names where librdkafka's differ: its BROKER (4 on the wire) is Kafka's
+CLUSTER, the resource `kafka-cluster` (TOPIC, GROUP and TRANSACTIONAL_ID share their names)."""
+_KAFKA_RESOURCE_TYPE = {ck: kafka for kafka, ck in _CK_RESOURCE_TYPE.items()}
+
+
 def ck_parts(b: AclBinding) -> tuple[Any, ...]:
     """An ACL in confluent-kafka's argument order, for a binding or an exact-match filter."""
     return (
-        ResourceType[b.resource_type],
+        ResourceType[_CK_RESOURCE_TYPE.get(b.resource_type, b.resource_type)],
         b.resource_name,
         ResourcePatternType[b.pattern_type],
         b.principal,
@@ -51,7 +57,7 @@ def from_ck(b: CkAclBinding) -> AclBinding:
     return AclBinding(
         b.principal,
         name(b.operation),
-        name(b.restype),
+        _KAFKA_RESOURCE_TYPE.get(name(b.restype), name(b.restype)),
         b.name,
         name(b.resource_pattern_type),
         name(b.permission_type),
