@@ -50,6 +50,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import gc
 import json
 import os
 import platform
@@ -173,15 +174,24 @@ def end_offsets(admin: Any, topic: str, partitions: int) -> list[int]:
     return [futs[tp].result(15).offset for tp in req]
 
 
-def target_count(admin: Any, topic: str, partitions: int) -> int:
-    """Records at the target so far (sum of end offsets); 0 while the topic is not there yet."""
-    try:
-        md = admin.list_topics(topic, timeout=5).topics.get(topic)
-        if md is None or md.error is not None or len(md.partitions) < partitions:
+class TargetCount:
+    """Records at the target so far (sum of its end offsets); 0 while the topic is not there
+    with all its partitions yet. Metadata is asked only until it is."""
+
+    def __init__(self, admin: Any, topic: str, partitions: int) -> None:
+        self.admin, self.topic, self.partitions = admin, topic, partitions
+        self.exists = False
+
+    def __call__(self) -> int:
+        try:
+            if not self.exists:
+                md = self.admin.list_topics(self.topic, timeout=5).topics.get(self.topic)
+                if md is None or md.error is not None or len(md.partitions) < self.partitions:
+                    return 0
+                self.exists = True
+            return sum(end_offsets(self.admin, self.topic, self.partitions))
+        except Exception:  # being created, a leader settling: not there yet
             return 0
-        return sum(end_offsets(admin, topic, partitions))
-    except Exception:  # being created, a leader settling: not there yet
-        return 0
 
 
 @dataclass
@@ -260,6 +270,13 @@ def tree_usage(proc: psutil.Process) -> tuple[int, float]:
         rss += mem
         cpu += t.user + t.system + t.children_user + t.children_system
     return rss, cpu
+
+
+def alive(proc: psutil.Process) -> bool:
+    try:
+        return proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
 
 
 def stop_tree(pid: int, timeout_s: float = 20) -> None:
@@ -464,6 +481,8 @@ class CopyRun:
     cpu_s: float | None = None
     cpu_us_per_record: float | None = None
     verified: dict[str, int] = field(default_factory=dict)
+    monitor_cpu_s: float = 0.0
+    """CPU this script spent watching (polling the target, sampling the tree): load it adds."""
 
 
 def log_tail(path: Path, lines: int = 8) -> str:
@@ -477,33 +496,33 @@ def copy_run(lab: Lab, backlog: Backlog, c: Contender, rnd: int, timeout_s: floa
     run = CopyRun(c.name, rnd, False)
     launched = c.launch(lab, backlog.topic, backlog.partitions, follow=False)
     proc = psutil.Process(launched.pid)
+    count_now = TargetCount(lab.admin2, launched.target_topic, backlog.partitions)
     peak, first, cpu_done = 0, None, 0.0
+    own_cpu = time.process_time()
     try:
         while True:
             now = time.monotonic()
             rss, cpu = tree_usage(proc)
-            peak = max(peak, rss)
-            count = target_count(lab.admin2, launched.target_topic, backlog.partitions)
+            peak, cpu_done = max(peak, rss), max(cpu_done, cpu)  # an exited one reads as 0
+            count = count_now()
             if count and first is None:
                 first = now
             if count >= backlog.records:
-                cpu_done = cpu
                 break
             if now - launched.launched_at > timeout_s:
                 run.why = f"timed out after {timeout_s:.0f} s with {count:,} records copied"
                 break
-            if not proc.is_running() or proc.status() == psutil.STATUS_ZOMBIE:
+            if not alive(proc):
                 # the plain loop exits by itself once done; anything else exiting is a failure
-                if target_count(lab.admin2, launched.target_topic, backlog.partitions) >= (
-                    backlog.records
-                ):
-                    cpu_done = cpu
+                if (count := count_now()) >= backlog.records:
                     now = time.monotonic()
+                    first = first or now
                     break
                 run.why = f"exited with {count:,} records copied: {log_tail(launched.log)}"
                 break
             time.sleep(POLL_S)
     finally:
+        run.monitor_cpu_s = time.process_time() - own_cpu
         stop_tree(launched.pid)
     if first is not None:
         run.first_record_s = first - launched.launched_at
@@ -561,7 +580,8 @@ def latency_run(
     load: subprocess.Popen[str] | None = None
     try:
         deadline = launched.launched_at + args.timeout
-        while target_count(lab.admin2, launched.target_topic, args.partitions) == 0:
+        arrived = TargetCount(lab.admin2, launched.target_topic, args.partitions)
+        while arrived() == 0:
             if time.monotonic() > deadline or not psutil.pid_exists(launched.pid):
                 run.why = f"no probe record arrived in {args.timeout:.0f} s: " + log_tail(
                     launched.log
@@ -603,7 +623,7 @@ def latency_run(
         latencies: list[float] = []
         seen: set[int] = set()
         load_done: dict[str, int] | None = None
-        drain_until = float("inf")
+        drain_until = time.monotonic() + args.warmup + args.latency_seconds + 60 + args.drain
         while True:
             msgs = consumer.consume(10_000, 0.1)
             now_ms = time.time() * 1000
@@ -622,6 +642,9 @@ def latency_run(
                     return run
                 load_done = json.loads(out.strip().splitlines()[-1])
                 drain_until = time.monotonic() + args.drain
+            if load_done is None and time.monotonic() > drain_until:
+                run.why = "the load producer did not finish"
+                return run
             if load_done is not None and (
                 len(seen) >= load_done["measured"] or time.monotonic() > drain_until
             ):
@@ -856,6 +879,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                     print(f"latency round {rnd}: {c.name}: " + _latency_line(lr), flush=True)
         finally:
             lab.admin1 = lab.admin2 = None  # clients die before brokers
+            gc.collect()
             stop_clusters(clusters)
     summaries = [
         summarize(
