@@ -29,11 +29,11 @@ WORKER_LABELS = ("topology", "flow", "share")
 
 _PARTITION: Sequence[tuple[str, str, str, Callable[[PartitionReport], float]]] = (
     ("records", "counter", "records copied to the target and acknowledged", lambda p: p.records),
-    ("bytes", "counter", "key + value bytes copied and acknowledged", lambda p: p.bytes),
+    ("bytes", "counter", "value bytes produced to the target", lambda p: p.bytes),
     (
         "latency_seconds",
         "gauge",
-        "source record timestamp to target acknowledgement, last batch",
+        "source record timestamp to its acknowledgement by the target, last batch",
         lambda p: p.latency_ms / 1000,
     ),
     (

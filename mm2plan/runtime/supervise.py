@@ -209,6 +209,8 @@ class Supervisor:
 
     def _stop_all(self, force: threading.Event) -> None:
         running = [w for w in self.workers if w.proc is not None and w.proc.poll() is None]
+        if running:
+            self.log(f"stopping {len(running)} worker(s): each records its progress first")
         for w in running:
             assert w.proc is not None
             with contextlib.suppress(OSError):

@@ -69,8 +69,9 @@ def test_stop_records_progress_and_keeps_the_flow(engine: BundledEngine) -> None
     engine.stop(KEY)
     run = engine.inspect(KEY)
     assert run.status.state is FlowState.STOPPED and run.status.settings == SETTINGS
-    assert [r.state for r in run.reports] == ["stopped"]
-    assert not any(alive(p) for p in pids) and engine.warnings == []
+    assert [(r.state, r.reason) for r in run.reports] == [("stopped", "")], run.log.read_text()
+    assert engine.warnings == []
+    assert [p for p in pids if alive(p)] == []
 
 
 def test_a_flow_that_cannot_run_fails_its_start_with_the_reason(
@@ -144,7 +145,7 @@ def test_a_supervisor_that_does_not_stop_is_killed_with_its_workers(
     wait_for(lambda: worker_pids(engine))
     pids = [read_pid_file(engine.directory(KEY)).pid, *worker_pids(engine)]  # type: ignore[union-attr]
     engine.stop(KEY)
-    assert not any(alive(p) for p in pids)
+    wait_for(lambda: not any(alive(p) for p in pids), timeout_s=10)  # SIGKILL is on its way
     assert (
         len(engine.warnings) == 1 and "did not stop within 1 s and was killed" in engine.warnings[0]
     )
