@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 import signal
 import subprocess
+import sys
 import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -129,3 +130,36 @@ def test_a_flow_another_supervisor_runs_is_refused(
         assert "mm2plan runtime stop --flow 'dc1->dc2'" in second.stderr
         first.send_signal(signal.SIGTERM)
         assert first.wait(timeout=60) == 0
+
+
+def test_logs_follow_prints_new_lines_until_ctrl_c(
+    topology_file: Path, fake: Callable[[str], Path]
+) -> None:
+    log = topology_file.parent / STATE / "replicator.log"
+    log.parent.mkdir(parents=True)
+    log.write_text("first\n")
+    (log.parent / "settings.json").write_text('{"source": "dc1", "target": "dc2"}')
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mm2plan", "runtime", "logs", "--follow"],
+        cwd=topology_file.parent,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline() == "first\n"
+        with log.open("a") as f:
+            f.write("second, half")
+            f.flush()
+            f.write(" a line\n")
+        assert proc.stdout.readline() == "second, half a line\n"
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=30) == 130
+    finally:
+        proc.kill()
+        proc.wait()
+        for stream in (proc.stdout, proc.stderr):
+            if stream is not None:
+                stream.close()
