@@ -62,6 +62,12 @@ REPORT_INTERVAL_S = 1.0
 MAX_RUNS = 4096
 """Offset-map runs kept per partition: the exact-translation window (runtime.offsets)."""
 _UNKNOWN = (KafkaError.UNKNOWN_TOPIC_OR_PART, KafkaError._UNKNOWN_PARTITION)
+_SETTLING = (
+    KafkaError.NOT_LEADER_FOR_PARTITION,
+    KafkaError.LEADER_NOT_AVAILABLE,
+    KafkaError.UNKNOWN_TOPIC_OR_PART,
+)
+"""A partition's offsets asked too soon after its topic was created."""
 
 
 class ReplicatorError(Exception):
@@ -473,8 +479,18 @@ class Replicator:
         )
 
     def _watermarks(self, consumer: Consumer, topic: str, partition: int) -> tuple[int, int]:
-        low, high = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=30)
-        return int(low), int(high)
+        """A topic created a moment ago may not have its leader yet: asked again for up to 10 s."""
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                low, high = consumer.get_watermark_offsets(
+                    TopicPartition(topic, partition), timeout=30
+                )
+                return int(low), int(high)
+            except KafkaException as exc:
+                if exc.args[0].code() not in _SETTLING or time.monotonic() > deadline:
+                    raise
+            time.sleep(0.2)
 
     def _read_syncs(self) -> dict[tuple[str, int], OffsetSync]:
         """MM2's (and our own) offset syncs for this flow, read to the end of the topic."""
