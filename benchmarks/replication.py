@@ -12,10 +12,12 @@ rounds (the order reversed every other round), each into a fresh target topic:
 
 - plain loop: confluent-kafka consume -> produce in one Python process (all partitions
   assigned, batch consume, produce with key, value, timestamp, headers and partition, flush at
-  the end); no bookkeeping at all, so the ceiling for a Python replicator;
+  the end), its clients tuned as the runtime tunes its own; no bookkeeping, no delivery
+  reports, no idempotence: the ceiling for a Python replicator;
 - MM2: MirrorMaker 2's dedicated mode from the lab's jars (tasks.max 4, the target producer's
   linger.ms and batch.size raised, only the backlog topic, checkpoints and heartbeats as MM2
-  emits them by default);
+  emits them by default), in the JVM that Kafka's connect-mirror-maker.sh starts (2 GiB heap,
+  G1); `--mm2-jvm shipped,lab` adds a run in the lab's smaller JVM (512 MiB, serial GC);
 - bundled: `mm2plan replicate` as a subprocess (or, in a tree without that command yet,
   mm2plan.runtime.replicator.Replicator in processes of this script), tasks.max 1 and 2.
 
@@ -76,7 +78,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 
-from mm2plan.lab.cluster import KafkaCluster, spawn, stop_pid  # noqa: E402
+from mm2plan.lab.cluster import JVM_OPTS, KafkaCluster, spawn, stop_pid  # noqa: E402
 
 POLL_S = 0.05
 KEY = struct.Struct(">Q")
@@ -345,10 +347,27 @@ class PlainLoop(Contender):
         return Launched(spawn(cmd, log, False), target, log, t0, [("dc2", target)])
 
 
+SHIPPED_JVM = (
+    "-Xms256M",
+    "-Xmx2G",
+    "-server",
+    "-XX:+UseG1GC",
+    "-XX:MaxGCPauseMillis=20",
+    "-XX:InitiatingHeapOccupancyPercent=35",
+    "-XX:+ExplicitGCInvokesConcurrent",
+    "-XX:MaxInlineLevel=15",
+    "-Djava.awt.headless=true",
+)
+"""The JVM options Kafka's own `connect-mirror-maker.sh` starts MM2 with (its KAFKA_HEAP_OPTS,
+and kafka-run-class.sh's KAFKA_JVM_PERFORMANCE_OPTS): MM2 as teams run it. `lab` keeps the lab's
+options instead (a 512 MiB heap, serial GC: sized to fit many JVMs on a 2-core machine)."""
+
+
 class MirrorMaker(Contender):
-    def __init__(self, tasks: int, linger_ms: int, batch_size: int) -> None:
+    def __init__(self, tasks: int, linger_ms: int, batch_size: int, jvm: str) -> None:
         self.tasks, self.linger_ms, self.batch_size = tasks, linger_ms, batch_size
-        self.name = f"MM2 dedicated (tasks {tasks})"
+        self.jvm = jvm
+        self.name = f"MM2 dedicated (tasks {tasks}" + (", lab JVM)" if jvm == "lab" else ")")
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -356,11 +375,21 @@ class MirrorMaker(Contender):
             "tasks.max": self.tasks,
             "producer.linger.ms": self.linger_ms,
             "producer.batch.size": self.batch_size,
+            "jvm": list(SHIPPED_JVM) if self.jvm == "shipped" else list(JVM_OPTS),
         }
 
-    def launch(self, lab: Lab, topic: str, partitions: int, follow: bool) -> Launched:
+    def command(self, props: Path, dst: str, lab: Lab) -> list[str]:
         from mm2plan.lab.connect import mirror_maker_command
 
+        cmd = mirror_maker_command(props, {dst: lab.dc2})
+        if self.jvm == "lab":
+            return cmd
+        lab_opts = cmd[1 : 1 + len(JVM_OPTS)]
+        if lab_opts != list(JVM_OPTS):
+            raise RuntimeError(f"the lab's MM2 command changed shape: {cmd[:8]}")
+        return [cmd[0], *SHIPPED_JVM, *cmd[1 + len(JVM_OPTS) :]]
+
+    def launch(self, lab: Lab, topic: str, partitions: int, follow: bool) -> Launched:
         run = lab.next_id()
         src, dst = f"m{run}s", f"m{run}t"
         work = lab.work / f"mm2-{run}"
@@ -393,7 +422,7 @@ class MirrorMaker(Contender):
             )
             + "\n"
         )
-        cmd = mirror_maker_command(props, {dst: lab.dc2})
+        cmd = self.command(props, dst, lab)
         log = work / "mirror-maker.log"
         t0 = time.monotonic()
         return Launched(
@@ -678,11 +707,12 @@ def mean(values: list[float]) -> float | None:
     return statistics.fmean(values) if values else None
 
 
-def span(values: list[float], fmt: Callable[[float], str]) -> str:
+def span(values: list[float], fmt: Callable[[float], str], unit: str = "") -> str:
+    """`lo-hi unit` over the rounds (one figure when they round alike)."""
     if not values:
         return "-"
-    lo, hi = min(values), max(values)
-    return fmt(lo) if fmt(lo) == fmt(hi) else f"{fmt(lo)}-{fmt(hi)}"
+    lo, hi = fmt(min(values)), fmt(max(values))
+    return (lo if lo == hi else f"{lo}-{hi}") + unit
 
 
 @dataclass
@@ -794,19 +824,19 @@ def goals(b: Summary, mm2: Summary | None, plain: Summary | None) -> list[dict[s
 def render(summaries: list[Summary], goal_rows: dict[str, list[dict[str, Any]]], head: str) -> str:
     lines = [head, ""]
     lines.append(
-        f"{'contender':36} {'records/s':>15} {'first rec.':>11} {'peak RSS':>15} "
-        f"{'CPU s':>11} {'CPU us/rec':>11} {'p99 latency':>13}  copied"
+        f"{'contender':36} {'records/s':>13} {'first record':>12} {'peak RSS':>13} "
+        f"{'CPU s':>9} {'CPU us/rec':>11} {'p99 latency':>11}  copied"
     )
     for s in summaries:
         copied = f"{s.ok_runs}/{s.runs} ok" if s.runs else "not run"
         lines.append(
             f"{s.name:36} "
-            f"{span(s.records_per_s, lambda v: f'{v / 1000:.1f}k'):>15} "
-            f"{span(s.first_record_s, lambda v: f'{v:.1f} s'):>11} "
-            f"{span(s.peak_rss_mib, lambda v: f'{v:.0f} MiB'):>15} "
-            f"{span(s.cpu_s, lambda v: f'{v:.1f}'):>11} "
-            f"{span(s.cpu_us_per_record, lambda v: f'{v:.1f}'):>11} "
-            f"{span(s.p99_ms, lambda v: f'{v:.0f} ms'):>13}  {copied}"
+            f"{span(s.records_per_s, lambda v: f'{v / 1000:.1f}', 'k'):>13} "
+            f"{span(s.first_record_s, lambda v: f'{v:.1f}', ' s'):>12} "
+            f"{span(s.peak_rss_mib, lambda v: f'{v:.0f}', ' MiB'):>13} "
+            f"{span(s.cpu_s, lambda v: f'{v:.1f}'):>9} "
+            f"{span(s.cpu_us_per_record, lambda v: f'{v:.0f}'):>11} "
+            f"{span(s.p99_ms, lambda v: f'{v:.0f}', ' ms'):>11}  {copied}"
         )
     for name, rows in goal_rows.items():
         lines += ["", f"goals for {name} (means of rounds):"]
@@ -830,7 +860,8 @@ def contenders(args: argparse.Namespace) -> tuple[list[Contender], list[str]]:
     if "plain" in chosen:
         out.append(PlainLoop())
     if "mm2" in chosen:
-        out.append(MirrorMaker(args.mm2_tasks, args.mm2_linger_ms, args.mm2_batch_size))
+        for jvm in args.mm2_jvm.split(","):
+            out.append(MirrorMaker(args.mm2_tasks, args.mm2_linger_ms, args.mm2_batch_size, jvm))
     if "bundled" in chosen:
         command = replicate_command_exists()
         for tasks in (int(t) for t in args.bundled_tasks.split(",")):
@@ -868,7 +899,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                     r = copy_run(lab, backlog, c, rnd, args.timeout)
                     copies.append(r)
                     print(f"round {rnd}: {c.name}: " + _copy_line(r), flush=True)
-            mm2_rates = [r.records_per_s for r in copies if r.ok and r.contender.startswith("MM2")]
+            first_mm2 = next((c.name for c in chosen if isinstance(c, MirrorMaker)), None)
+            mm2_rates = [r.records_per_s for r in copies if r.ok and r.contender == first_mm2]
             rate = args.latency_rate or (max(mm2_rates) / 2 if mm2_rates else 10_000.0)
             lats: list[LatencyRun] = []
             for rnd in range(1, args.latency_rounds + 1):
@@ -898,7 +930,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         f"over {args.partitions} partitions, {args.rounds} round(s), contenders taking turns; "
         f"latency at {rate:,.0f} records/s "
         f"({'given' if args.latency_rate else 'half of MM2s best'})"
-        f", {args.latency_seconds:.0f} s measured after {args.warmup:.0f} s warm-up"
+        f", {args.latency_seconds:.0f} s measured after {args.warmup:.0f} s warm-up; "
+        f"MM2's JVM: {args.mm2_jvm}"
     )
     text = render(summaries, goal_rows, head)
     if skipped:
@@ -950,6 +983,25 @@ def _stop_event() -> threading.Event:
     return stop
 
 
+PLAIN_CONSUMER = {
+    "fetch.max.bytes": 64 * MiB,
+    "queued.max.messages.kbytes": 256 * 1024,
+    "fetch.wait.max.ms": 100,
+}
+PLAIN_PRODUCER = {
+    "acks": "all",
+    "linger.ms": 10,
+    "batch.size": 1_000_000,
+    "batch.num.messages": 10_000,
+    "queue.buffering.max.messages": 500_000,
+    "queue.buffering.max.kbytes": 1024 * 1024,
+}
+"""The plain loop's clients, tuned as the bundled runtime tunes its own (large fetches, a
+producer queue that holds a whole batch of batches): librdkafka's default queue of 100,000
+messages makes the loop stall on BufferError and would understate the ceiling. Unlike the
+runtime it has no idempotence, no delivery reports and no bookkeeping."""
+
+
 def plain_main(argv: list[str]) -> None:
     """The plain loop: assign every partition, consume batches, produce each record as it came."""
     ap = argparse.ArgumentParser(prog="replication.py _plain")
@@ -965,9 +1017,10 @@ def plain_main(argv: list[str]) -> None:
             "bootstrap.servers": a.source,
             "group.id": "mm2plan-bench-plain",
             "enable.auto.commit": False,
+            **PLAIN_CONSUMER,
         }
     )
-    producer = Producer({"bootstrap.servers": a.target, "linger.ms": 10, "batch.size": 1_000_000})
+    producer = Producer({"bootstrap.servers": a.target, **PLAIN_PRODUCER})
     parts = sorted(consumer.list_topics(a.topic, timeout=30).topics[a.topic].partitions)
     ends = {p: consumer.get_watermark_offsets(TopicPartition(a.topic, p), 10)[1] for p in parts}
     consumer.assign([TopicPartition(a.topic, p, OFFSET_BEGINNING) for p in parts])
@@ -1085,6 +1138,11 @@ def parser() -> argparse.ArgumentParser:
     ap.add_argument("--only", default="plain,mm2,bundled", help="contenders, comma-separated")
     ap.add_argument("--bundled-tasks", default="1,2", help="tasks.max values to try")
     ap.add_argument("--mm2-tasks", type=int, default=4)
+    ap.add_argument(
+        "--mm2-jvm",
+        default="shipped",
+        help="shipped (connect-mirror-maker.sh's heap and GC) and/or lab; the first is compared",
+    )
     ap.add_argument("--mm2-linger-ms", type=int, default=20)
     ap.add_argument("--mm2-batch-size", type=int, default=524_288)
     ap.add_argument("--json", type=Path, help="result file (default: in the temp dir)")
