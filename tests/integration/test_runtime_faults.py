@@ -416,6 +416,8 @@ def test_kill9_five_times_during_produce_loses_nothing(
 
 RESTART_RECORDS = 100_000
 RESTART_PARTITIONS = 8
+RESTART_RATE = 3_000.0
+"""The produce lasts about 33 s: the target's stop and restart (10-15 s here) fit in it."""
 
 
 @pytest.mark.parametrize("exactly_once", [False, True], ids=["at-least-once", "exactly-once"])
@@ -427,7 +429,7 @@ def test_target_broker_restart_mid_run_loses_nothing(
     create_topic(dc1, topic, RESTART_PARTITIONS)
     topo = topology_file(tmp_path / "t.yaml", dc1, dc2, topic, exactly_once)
     rep = ReplicatorProcess(topo, tmp_path)
-    producer = SeqProducer(dc1, topic, RESTART_PARTITIONS, 0, RESTART_RECORDS, KILL_RATE)
+    producer = SeqProducer(dc1, topic, RESTART_PARTITIONS, 0, RESTART_RECORDS, RESTART_RATE)
     try:
         rep.start()
         producer.start()
@@ -439,6 +441,7 @@ def test_target_broker_restart_mid_run_loses_nothing(
         time.sleep(3)
         start_clusters([dc2])  # same port, same data directory: its topics are kept
         down_s = time.monotonic() - t_stop
+        produced_then = producer.produced
         assert producer.running(), "the produce ended before the target came back"
         producer.join(180)
         ends = end_offsets(dc1, topic, RESTART_PARTITIONS)
@@ -451,7 +454,8 @@ def test_target_broker_restart_mid_run_loses_nothing(
     t = tally(got, range(RESTART_RECORDS), RESTART_PARTITIONS)
     mode = "exactly_once" if exactly_once else "at-least-once"
     print(
-        f"\n{mode}: target down {down_s:.1f} s after {before} records copied; "
+        f"\n{mode}: target down {down_s:.1f} s after {before} records copied "
+        f"({produced_then} produced when it was back); "
         f"{t.records} records on the target for {RESTART_RECORDS} seqs, {t.duplicates} duplicates"
     )
     assert not t.missing, f"seqs lost: {t.missing}"
