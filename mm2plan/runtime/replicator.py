@@ -66,6 +66,7 @@ _SETTLING = (
     KafkaError.NOT_LEADER_FOR_PARTITION,
     KafkaError.LEADER_NOT_AVAILABLE,
     KafkaError.UNKNOWN_TOPIC_OR_PART,
+    KafkaError._UNKNOWN_PARTITION,
 )
 """A partition's offsets asked too soon after its topic was created."""
 
@@ -490,6 +491,8 @@ class Replicator:
             except KafkaException as exc:
                 if exc.args[0].code() not in _SETTLING or time.monotonic() > deadline:
                     raise
+                if exc.args[0].code() == KafkaError._UNKNOWN_PARTITION:
+                    consumer.list_topics(topic, timeout=10)  # a partition added a moment ago
             time.sleep(0.2)
 
     def _read_syncs(self) -> dict[tuple[str, int], OffsetSync]:
@@ -788,6 +791,7 @@ class Replicator:
             }
             if offsets:
                 out.append(GroupOffsets(name, offsets))
+        log.debug("groups on %s: %s", self.cfg.source, out)
         return out
 
     def _sync_groups(self, wanted: Mapping[str, Mapping[tuple[str, int], int]]) -> None:
@@ -821,6 +825,7 @@ class Replicator:
                 for (t, p), d in wanted[name].items()
                 if d > current.get((t, p), -1)
             ]
+            log.debug("group %s on %s: at %s, moves %s", name, self.cfg.target, current, moves)
             if not moves:
                 continue
             try:
@@ -875,6 +880,19 @@ class Replicator:
         self.report_cb(r)
 
     def _refresh_ends(self) -> None:
+        """Source ends for lag; and the consumer's position, which moves past what is never
+        returned (transaction markers, aborted records): an idle partition whose last offset
+        is a marker is caught up, not one record behind forever."""
+        idle = [pc for pc in self.parts.values() if not pc.pending and not pc.failed]
+        try:
+            positions = self.consumer.position(
+                [TopicPartition(pc.topic, pc.partition) for pc in idle]
+            )
+        except KafkaException:
+            positions = []
+        for pc, tp in zip(idle, positions, strict=False):
+            if tp.offset is not None and tp.offset > pc.consumed_next and not pc.pending:
+                pc.consumed_next = pc.next_offset = tp.offset
         for pc in self.parts.values():
             try:
                 _low, high = self.consumer.get_watermark_offsets(
@@ -951,7 +969,10 @@ class Replicator:
                 next_flush = now + flush_every
             if now >= next_refresh:
                 sync = self.share == 0 and now >= next_config
-                self._refresh_topics(sync_configs=sync)
+                try:
+                    self._refresh_topics(sync_configs=sync)
+                except KafkaException as exc:  # a cluster briefly away: the next refresh
+                    log.warning("reading topics of %s: %s", c.source, _describe(exc))
                 if sync:
                     next_config = now + config_every
                 next_refresh = now + refresh_every
