@@ -415,17 +415,27 @@ class Replicator:
         configs: Mapping[str, Mapping[str, str]],
         remotes: Mapping[str, str],
     ) -> None:
-        """What the runtime created is mm2plan's, as if `apply` had: the same records."""
-        p = Producer({**self.cfg.target_client, "enable.idempotence": True})
-        try:
-            for name, applied in created.items():
-                addr = Address.topic(self.cfg.target, name)
-                rec = OwnershipRecord(Kind.TOPIC, self.cfg.topology, topic=name, applied=applied)
-                p.produce(STATE_TOPIC, canonical_json(rec.to_json()).encode(), str(addr).encode())
-            if p.flush(30):
-                log.warning("ownership records of created topics not acknowledged in 30 s")
-        except KafkaException as exc:
-            log.warning("recording ownership of created topics: %s", _describe(exc))
+        """What the runtime created is mm2plan's, as if `apply` had: the same records, sent
+        with the copy's producer (no second connection to wait for); a refusal is logged (the
+        replicator's principal may lack WRITE on the state topic: the next `apply` adopts)."""
+
+        def delivered(err: KafkaError | None, msg: Message) -> None:
+            if err is not None:
+                log.warning(
+                    "recording ownership of %s on %s: %s (the next apply records it)",
+                    (msg.key() or b"").decode(errors="replace"),
+                    self.cfg.target,
+                    err.str(),
+                )
+
+        for name, applied in created.items():
+            addr = Address.topic(self.cfg.target, name)
+            rec = OwnershipRecord(Kind.TOPIC, self.cfg.topology, topic=name, applied=applied)
+            value = canonical_json(rec.to_json()).encode()
+            try:
+                self.producer.produce(STATE_TOPIC, value, str(addr).encode(), on_delivery=delivered)
+            except (KafkaException, BufferError) as exc:
+                log.warning("recording ownership of %s: %s", name, _describe(exc))
 
     def _wait_partitions(self, counts: Mapping[str, int], timeout_s: float = 30) -> None:
         deadline = time.monotonic() + timeout_s

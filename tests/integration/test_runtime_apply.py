@@ -116,7 +116,9 @@ def test_apply_runs_the_flow_plan_restarts_a_dead_one_and_destroy_stops_it(
     code, out = run("runtime", "status", str(path), "--json")
     doc = json.loads(out)
     assert code == 0 and doc["running"], out
-    assert doc["flows"][0]["partitions"] == 3
+    # The topic's 3, and dc1's heartbeats partition when another test's flow into dc1 wrote
+    # them there (MM2 copies heartbeats topics whatever the flow's filter).
+    assert doc["flows"][0]["partitions"] in (3, 4), out
 
     # The supervisor dies (kill -9): its workers stop by themselves, plan says so, apply restarts.
     supervisor = read_pid_file(engine.directory(key))
