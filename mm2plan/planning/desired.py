@@ -311,7 +311,9 @@ def _replicator_acls(state: DesiredState, topology: Topology, graph: TopologyGra
                     acls |= _allow(who, ("DESCRIBE",), "GROUP", group)
         if dst.replicator_principal:
             who, acls = dst.replicator_principal, state.acls[flow.target]
-            ops = ("CREATE", "WRITE", "DESCRIBE", "DESCRIBE_CONFIGS", "ALTER_CONFIGS")
+            ops = ["CREATE", "WRITE", "DESCRIBE", "DESCRIBE_CONFIGS", "ALTER_CONFIGS"]
+            if flow.sync_group_offsets:
+                ops.append("READ")  # Kafka's OffsetCommit: READ on each topic a group commits
             if prefixed_names:
                 prefix = policy.format_remote_topic(flow.source, "")
                 acls |= _allow(who, ops, "TOPIC", prefix, PREFIXED)
