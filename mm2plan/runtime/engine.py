@@ -98,6 +98,15 @@ def process_start(pid: int) -> str:
     return stat[1] if stat else ""
 
 
+def _exiting_or_running(info: PidInfo) -> bool:
+    """The recorded process exists and is not yet a zombie: an exiting process has released
+    its command line (so is_supervisor says no) but may still hold files and sockets."""
+    stat = _proc_stat(info.pid)
+    if stat is None:
+        return False
+    return stat[0] not in ("Z", "X") and (not info.proc_start or stat[1] == info.proc_start)
+
+
 def is_supervisor(info: PidInfo) -> bool:
     """The recorded process still runs and is that `replicate` (not a process with a reused
     pid, not a zombie)."""
@@ -377,6 +386,7 @@ class BundledEngine:
         with contextlib.suppress(ProcessLookupError):
             os.kill(info.pid, signal.SIGTERM)
         if not poll(lambda: is_supervisor(info), lambda alive: not alive, self.stop_timeout_s):
+            poll(lambda: _exiting_or_running(info), lambda alive: not alive, 5.0)
             remove_pid_file(d, info.pid)
             return
         with contextlib.suppress(ProcessLookupError, PermissionError):
