@@ -161,6 +161,7 @@ class Replicator:
         self._groups_out: queue.Queue[dict[str, dict[tuple[str, int], int]]] = queue.Queue()
         self._emitted: dict[tuple[str, str, int], tuple[int, int]] = {}
         self._in_txn = False
+        self._state_ready = False
 
     # --- set-up -------------------------------------------------------------------------
 
@@ -236,9 +237,6 @@ class Replicator:
         compact = {"cleanup.policy": "compact"}
         on_target = {
             PROGRESS_TOPIC: NewTopic(PROGRESS_TOPIC, 1, c.replication_factor, config=compact),
-            # Where remote topics created here are recorded (as apply does): without it, each
-            # record of a new topic would wait 30 s for a topic that never appears, then be lost.
-            STATE_TOPIC: NewTopic(STATE_TOPIC, 1, c.replication_factor, config=compact),
         }
         if c.emit_heartbeats:
             rf = c.internal_rf("heartbeats.topic.replication.factor")
@@ -428,6 +426,8 @@ class Replicator:
                     err.str(),
                 )
 
+        if not self._state_topic_ready():
+            return
         for name, applied in created.items():
             addr = Address.topic(self.cfg.target, name)
             rec = OwnershipRecord(Kind.TOPIC, self.cfg.topology, topic=name, applied=applied)
@@ -436,6 +436,27 @@ class Replicator:
                 self.producer.produce(STATE_TOPIC, value, str(addr).encode(), on_delivery=delivered)
             except (KafkaException, BufferError) as exc:
                 log.warning("recording ownership of %s: %s", name, _describe(exc))
+
+    def _state_topic_ready(self) -> bool:
+        """The state topic, created if missing, when the runtime first records a topic it made
+        (not at start: the plan grants the replicator's principal nothing on it, so under an
+        authorizer it is invisible and cannot be created; a record sent to it would wait in
+        the producer, and in the transaction, for a topic that never appears)."""
+        if not self._state_ready:
+            compact = {"cleanup.policy": "compact"}
+            wanted = {
+                STATE_TOPIC: NewTopic(STATE_TOPIC, 1, self.cfg.replication_factor, config=compact)
+            }
+            try:
+                self._ensure_topics(self.dst_admin, wanted, self.cfg.target)
+                self._state_ready = True
+            except ReplicatorError as exc:
+                log.warning(
+                    "%s: topics this replicator creates are not recorded as mm2plan's "
+                    "(the next apply adopts them; declare them to have apply create them)",
+                    exc,
+                )
+        return self._state_ready
 
     def _wait_partitions(self, counts: Mapping[str, int], timeout_s: float = 30) -> None:
         deadline = time.monotonic() + timeout_s
@@ -605,7 +626,9 @@ class Replicator:
         assert err is not None
         if err.code() in _UNKNOWN:
             return  # a source topic deleted: the next refresh drops it
-        if err.code() == KafkaError._PARTITION_EOF:
+        if err.code() in (KafkaError._PARTITION_EOF, KafkaError.GROUP_AUTHORIZATION_FAILED):
+            # librdkafka looks up the consumer's group coordinator although the copy never
+            # joins or commits that group: the plan grants no ACL on it, on purpose.
             return
         if err.code() in (KafkaError.TOPIC_AUTHORIZATION_FAILED, KafkaError._AUTHENTICATION):
             raise ReplicatorError(
@@ -839,15 +862,23 @@ class Replicator:
             if not moves:
                 continue
             try:
-                self.dst_admin.alter_consumer_group_offsets(
+                done = self.dst_admin.alter_consumer_group_offsets(
                     [ConsumerGroupTopicPartitions(name, moves)], request_timeout=30
                 )[name].result()
+                # A refused partition (no READ on its topic) is only in its own result.
+                why = "; ".join(
+                    f"{tp.topic}-{tp.partition}: {tp.error.str()}"
+                    for tp in done.topic_partitions or []
+                    if tp.error is not None
+                )
             except KafkaException as exc:
+                why = _describe(exc)
+            if why:
                 log.warning(
                     "committing translated offsets of group %s on %s: %s",
                     name,
                     self.cfg.target,
-                    _describe(exc),
+                    why,
                 )
 
     def _publish(self) -> None:
