@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import pytest
-from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, ConfigResource, NewPartitions, NewTopic
 
 from mm2plan.adapters.kafka.confluent import confluent_admin_factory
@@ -139,11 +139,15 @@ def read_all(
 
 def eventually(check: Callable[[], bool], timeout_s: float = 60, what: str = "") -> None:
     deadline = time.monotonic() + timeout_s
+    last: Exception | None = None
     while time.monotonic() < deadline:
-        if check():
-            return
+        try:
+            if check():
+                return
+        except KafkaException as exc:  # a topic created a moment ago: no leader yet
+            last = exc
         time.sleep(0.25)
-    raise AssertionError(f"not within {timeout_s}s: {what}")
+    raise AssertionError(f"not within {timeout_s}s: {what} (last error: {last})")
 
 
 def count(c: KafkaCluster, topic: str) -> int:
