@@ -19,6 +19,7 @@ from confluent_kafka import Consumer, TopicPartition
 
 from mm2plan.core.bookkeeping import PROGRESS_TOPIC
 from mm2plan.runtime.offsets import OffsetMap, Run
+from mm2plan.runtime.watermarks import watermarks
 
 FORMAT_VERSION = 1
 RUNS_KEPT = 64
@@ -85,12 +86,7 @@ def read_positions(
         if meta is None or meta.error is not None:
             return out
         parts = list(meta.partitions)
-        ends = {}
-        for p in parts:
-            _low, high = consumer.get_watermark_offsets(
-                TopicPartition(PROGRESS_TOPIC, p), timeout=timeout_s
-            )
-            ends[p] = high
+        ends = {p: watermarks(consumer, PROGRESS_TOPIC, p)[1] for p in parts}
         todo = {p for p in parts if ends[p] > 0}
         consumer.assign([TopicPartition(PROGRESS_TOPIC, p, 0) for p in todo])
         deadline = time.monotonic() + timeout_s

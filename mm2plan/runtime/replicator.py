@@ -53,6 +53,7 @@ from mm2plan.runtime.records import Checkpoint, Heartbeat, OffsetSync
 from mm2plan.runtime.selection import selected_topics, share_of
 from mm2plan.runtime.status import PartitionReport, ProcessReport
 from mm2plan.runtime.takeover import last_syncs, start_after
+from mm2plan.runtime.watermarks import watermarks
 
 log = logging.getLogger("mm2plan.replicator")
 
@@ -62,13 +63,6 @@ REPORT_INTERVAL_S = 1.0
 MAX_RUNS = 4096
 """Offset-map runs kept per partition: the exact-translation window (runtime.offsets)."""
 _UNKNOWN = (KafkaError.UNKNOWN_TOPIC_OR_PART, KafkaError._UNKNOWN_PARTITION)
-_SETTLING = (
-    KafkaError.NOT_LEADER_FOR_PARTITION,
-    KafkaError.LEADER_NOT_AVAILABLE,
-    KafkaError.UNKNOWN_TOPIC_OR_PART,
-    KafkaError._UNKNOWN_PARTITION,
-)
-"""A partition's offsets asked too soon after its topic was created."""
 
 
 class ReplicatorError(Exception):
@@ -481,7 +475,7 @@ class Replicator:
         need_takeover = [tp for tp in new if tp not in saved]
         ends: dict[tuple[str, int], int] = {}
         for t, p in need_takeover:
-            _low, high = self._watermarks(self.dst_admin_consumer, remotes[t], p)
+            _low, high = watermarks(self.dst_admin_consumer, remotes[t], p)
             ends[(t, p)] = high
         syncs = self._read_syncs() if any(e > 0 for e in ends.values()) else {}
         assign = []
@@ -498,7 +492,7 @@ class Replicator:
                     log.info("%s-%d: %s", t, p, st.why)
                 start = st.offset
             if start is None:
-                low, _high = self._watermarks(self.consumer, t, p)
+                low, _high = watermarks(self.consumer, t, p)
                 start = low
             pc.next_offset = pc.consumed_next = start
             self.parts[(t, p)] = pc
@@ -509,22 +503,6 @@ class Replicator:
         log.info(
             "copying %d new partition(s): %s", len(assign), ", ".join(f"{t}-{p}" for t, p in new)
         )
-
-    def _watermarks(self, consumer: Consumer, topic: str, partition: int) -> tuple[int, int]:
-        """A topic created a moment ago may not have its leader yet: asked again for up to 10 s."""
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                low, high = consumer.get_watermark_offsets(
-                    TopicPartition(topic, partition), timeout=30
-                )
-                return int(low), int(high)
-            except KafkaException as exc:
-                if exc.args[0].code() not in _SETTLING or time.monotonic() > deadline:
-                    raise
-                if exc.args[0].code() == KafkaError._UNKNOWN_PARTITION:
-                    consumer.list_topics(topic, timeout=10)  # a partition added a moment ago
-            time.sleep(0.2)
 
     def _read_syncs(self) -> dict[tuple[str, int], OffsetSync]:
         """MM2's (and our own) offset syncs for this flow, read to the end of the topic."""
