@@ -9,60 +9,24 @@ across a restart for groups that had not caught up.
 
 from __future__ import annotations
 
-import json
 import time
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Mapping
 
 from confluent_kafka import Consumer, TopicPartition
 
 from mm2plan.core.bookkeeping import PROGRESS_TOPIC
-from mm2plan.runtime.offsets import OffsetMap, Run
+from mm2plan.core.progress import FORMAT_VERSION, RUNS_KEPT, Position, decode, encode, progress_key
 from mm2plan.runtime.watermarks import watermarks
 
-FORMAT_VERSION = 1
-RUNS_KEPT = 64
-"""Runs written with each position: the exact window a restart keeps (a gapless source: one)."""
-
-
-@dataclass(frozen=True, slots=True)
-class Position:
-    next_offset: int
-    runs: tuple[tuple[int, int, int], ...] = ()
-
-    def offset_map(self, max_runs: int) -> OffsetMap:
-        m = OffsetMap(max_runs)
-        for up, down, n in self.runs:
-            m.record(up, down, n)
-        return m
-
-
-def progress_key(topology: str, flow: str, topic: str, partition: int) -> bytes:
-    return f"{topology}/{flow}/{topic}/{partition}".encode()
-
-
-def encode(next_offset: int, runs: Iterable[Run]) -> bytes:
-    kept = list(runs)[-RUNS_KEPT:]
-    doc = {
-        "format_version": FORMAT_VERSION,
-        "next": next_offset,
-        "runs": [[r.upstream, r.downstream, r.length] for r in kept],
-    }
-    return json.dumps(doc, separators=(",", ":")).encode()
-
-
-def decode(value: bytes | None) -> Position | None:
-    if not value:
-        return None
-    try:
-        doc: Any = json.loads(value)
-        if doc.get("format_version") != FORMAT_VERSION:
-            return None
-        runs = tuple((int(u), int(d), int(n)) for u, d, n in doc.get("runs", []))
-        return Position(int(doc["next"]), runs)
-    except (ValueError, TypeError, KeyError, AttributeError):
-        return None
+__all__ = [
+    "FORMAT_VERSION",
+    "RUNS_KEPT",
+    "Position",
+    "decode",
+    "encode",
+    "progress_key",
+    "read_positions",
+]
 
 
 def read_positions(

@@ -44,11 +44,11 @@ from confluent_kafka.admin import (
 from mm2plan.core.addresses import Address, Kind
 from mm2plan.core.bookkeeping import PROGRESS_TOPIC, PROVENANCE_HEADER, STATE_TOPIC
 from mm2plan.core.naming import is_synced_config
+from mm2plan.core.offsets import OffsetMap
 from mm2plan.core.ownership import OwnershipRecord
 from mm2plan.core.resources import canonical_json
 from mm2plan.runtime import progress as progress_store
 from mm2plan.runtime.config import FlowConfig
-from mm2plan.runtime.offsets import OffsetMap
 from mm2plan.runtime.records import Checkpoint, Heartbeat, OffsetSync
 from mm2plan.runtime.selection import selected_topics, share_of
 from mm2plan.runtime.status import PartitionReport, ProcessReport

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mm2plan.runtime.offsets import OffsetMap
+from mm2plan.core.offsets import OffsetMap
 
 
 def test_one_run_for_a_source_without_gaps() -> None:
