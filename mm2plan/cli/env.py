@@ -12,6 +12,7 @@ from rich.console import Console
 
 from mm2plan.core.model import Cluster, Topology
 from mm2plan.ports.cluster import ClusterConnection, ConnectionFactory
+from mm2plan.ports.dr import DrCluster
 from mm2plan.ports.replication import ReplicationEngine
 
 
@@ -21,6 +22,14 @@ def _default_admin_factory(cluster: Cluster) -> ClusterConnection:
 
     admin: ClusterConnection = confluent_admin_factory(cluster)
     return admin
+
+
+def _default_dr_factory(cluster: Cluster) -> DrCluster:
+    """Failover, failback and status read MM2's topics and groups through this."""
+    from mm2plan.adapters.kafka.dr import dr_factory
+
+    dr: DrCluster = dr_factory(cluster)
+    return dr
 
 
 def _default_engine_factory(topology: Topology) -> ReplicationEngine | None:
@@ -55,6 +64,8 @@ class Env:
     engine_factory: Callable[[Topology], ReplicationEngine | None] = _default_engine_factory
     """The replication engine of a topology (None: flows are recorded, not started)."""
     worker_command: Sequence[str] = WORKER_COMMAND
+    dr_factory: Callable[[Cluster], DrCluster] = _default_dr_factory
+    """One cluster's disaster-recovery view (failover, failback, status)."""
 
 
 def env_of(ctx: typer.Context) -> Env:

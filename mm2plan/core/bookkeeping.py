@@ -25,3 +25,9 @@ every cluster the record has been in, comma-separated, oldest first."""
 def is_bookkeeping_topic(name: str) -> bool:
     """Any topic of mm2plan's own, present or future (the runtime's will share the prefix)."""
     return name.startswith(PREFIX)
+
+
+FAILOVER_TOPIC = PREFIX + "failover"
+"""Compacted, on the cluster a failover moved to (and copied to the other when it answers): the
+failover and failback records, key = `<topology>/<from>-><to>`. What `status` shows as in
+effect, and what lets an interrupted `failover --execute` continue where it stopped."""

@@ -278,6 +278,10 @@ class KafkaConnection:
     def _read_all(self, topic: str) -> list[tuple[bytes | None, bytes | None]]:
         """Every record of a small topic, all partitions, from the start to the high watermark
         seen on entry; gives up only after timeout_s without progress."""
+        return [(k, v) for k, v, _ts in self._read_timed(topic)]
+
+    def _read_timed(self, topic: str) -> list[tuple[bytes | None, bytes | None, int]]:
+        """`_read_all` with each record's timestamp (ms)."""
         self._connect()
         consumer = self._client(
             Consumer,
@@ -302,7 +306,7 @@ class KafkaConnection:
                 if high > low:
                     todo[p] = high
                     assignment.append(TopicPartition(topic, p, low))
-            records: list[tuple[bytes | None, bytes | None]] = []
+            records: list[tuple[bytes | None, bytes | None, int]] = []
             if not todo:
                 return records
             consumer.assign(assignment)
@@ -326,7 +330,7 @@ class KafkaConnection:
                         continue
                     deadline = time.monotonic() + self.timeout_s
                     if err is None:
-                        records.append((msg.key(), msg.value()))
+                        records.append((msg.key(), msg.value(), msg.timestamp()[1]))
                         offset += 1  # the next one to read
                     if offset >= todo[p]:
                         del todo[p]
