@@ -75,5 +75,9 @@ class DrCluster(ClusterAdmin, Protocol):
 
     def close(self) -> None: ...
 
+    def topic_names(self) -> list[str]:
+        """Every topic of the cluster: status finds the source topics a flow selects."""
+        ...
+
 
 __all__ = ["AclResults", "DrCluster", "GroupInfo", "TimedCheckpoint", "TopicPartitionKey"]

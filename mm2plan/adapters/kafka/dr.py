@@ -215,6 +215,9 @@ class KafkaDr(KafkaOwnership):
         self._ensure_topic(FAILOVER_TOPIC, {"cleanup.policy": "compact"})
         self._produce(FAILOVER_TOPIC, {key: canonical_json(dict(record)).encode()})
 
+    def topic_names(self) -> list[str]:
+        return sorted(self._metadata().topics)
+
 
 def _state_name(state: str) -> str:
     """confluent-kafka's enum names (STABLE) as Kafka spells the states (Stable)."""
