@@ -377,6 +377,7 @@ def checkpoint_age(facts: FlowFacts, slo: Slo, now: float) -> Figure:
     verdict = Verdict.OK if f.verdict is Verdict.OK else Verdict.UNKNOWN
     note = f.note
     if f.value is None and f.basis == "kafka":
+        verdict = Verdict.INFO  # nothing to judge: no group of the flow has committed yet
         note = f"none in {facts.checkpoint_topic} (no group of the flow has committed offsets?)"
     elif f.verdict is Verdict.BREACH:
         note = "older than the SLO: fine if the flow's groups are idle"

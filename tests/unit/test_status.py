@@ -196,6 +196,7 @@ def test_an_old_or_missing_checkpoint_is_yellow_but_does_not_fail() -> None:
     assert "idle" in old.checkpoint_age.note
     none = assess_flow(facts(checkpoint_ms=None), SLO, NOW)
     assert none.checkpoint_age.value is None and none.within_slo
+    assert none.checkpoint_age.verdict is Verdict.INFO
     assert "no group" in none.checkpoint_age.note
 
 
