@@ -16,7 +16,17 @@ import typer
 from typer.core import TyperGroup
 
 from mm2plan import __version__
-from mm2plan.cli import failover, graph, interrupts, plan, replicate, status, validate
+from mm2plan.cli import (
+    export,
+    failover,
+    graph,
+    importer,
+    interrupts,
+    plan,
+    replicate,
+    status,
+    validate,
+)
 from mm2plan.cli.env import Env, env_of
 from mm2plan.cli.exit_codes import ExitCode
 from mm2plan.cli.runtime import runtime_app
@@ -94,11 +104,14 @@ app = typer.Typer(
 )
 app.command(epilog=validate.EPILOG)(validate.validate)
 app.command(epilog=graph.EPILOG)(graph.graph)
+app.command(epilog=export.EPILOG)(export.export)
+app.command(name="import", epilog=importer.EPILOG)(importer.import_)
 app.command(epilog=plan.PLAN_EPILOG)(plan.plan)
 app.command(epilog=plan.APPLY_EPILOG)(plan.apply)
 app.command(epilog=plan.DESTROY_EPILOG)(plan.destroy)
 app.command(epilog=replicate.EPILOG)(replicate.replicate)
 app.command(epilog=failover.FAILOVER_EPILOG)(failover.failover)
+app.command(epilog=failover.FAILBACK_EPILOG)(failover.failback)
 app.command(epilog=status.EPILOG)(status.status)
 app.add_typer(runtime_app, name="runtime")
 app.add_typer(sandbox_app, name="sandbox")

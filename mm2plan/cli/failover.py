@@ -141,7 +141,9 @@ def failover(
                 clusters,
                 engine,
                 opts,
-                lambda step, what: None if as_json else env.err.print(f"[{step}] {what}"),
+                lambda step, what: (
+                    None if as_json else env.err.print(f"[{step}] {what}", markup=False)
+                ),
                 drain_timeout,
             )
         finally:
@@ -172,3 +174,91 @@ def _show(
         env.out.print(text, markup=False, highlight=False, soft_wrap=True)
     else:
         env.out.print(view.render_human(runbook, execute))
+
+
+def failback(
+    ctx: typer.Context,
+    path: Annotated[Path, typer.Argument(help="Topology file.")] = Path(DEFAULT_FILE),
+    home: Annotated[str, typer.Option("--to", help="The cluster to return to.")] = "",
+    current: Annotated[
+        str,
+        typer.Option(
+            "--from", help="The cluster traffic is on now (default: the one it failed over to)."
+        ),
+    ] = "",
+    keep_divergent: Annotated[
+        bool,
+        typer.Option("--keep-divergent", help="Groups read the records that never left --to."),
+    ] = False,
+    truncate: Annotated[
+        bool,
+        typer.Option("--truncate", help="Groups and the restored flow skip those records."),
+    ] = False,
+    groups: Annotated[
+        str | None, typer.Option("--groups", help="Only the groups this regex matches in full.")
+    ] = None,
+    apps: Annotated[list[str] | None, typer.Option("--apps", help="Only these apps.")] = None,
+    execute: Annotated[bool, typer.Option("--execute", help="Perform the steps.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="The runbook as JSON.")] = False,
+    force: Annotated[
+        list[str] | None, typer.Option("--force", help="Go on although this check fails.")
+    ] = None,
+    timeout: Annotated[
+        float, typer.Option("--timeout", help="Seconds to wait for the reverse flow to catch up.")
+    ] = 300.0,
+) -> None:
+    """Return the apps to the cluster they failed over from: copy the outage's writes back,
+    translate the groups, lift the fence, restore the original flow (dry run unless --execute)."""
+    from mm2plan.execution import failover as ex
+    from mm2plan.planning import failover as fo
+
+    env = env_of(ctx)
+    topology = load_topology(env, path)
+    if home not in topology.clusters:
+        known = ", ".join(sorted(topology.clusters))
+        fail(
+            env,
+            ("usage", f"--to {home or '(missing)'}: not a cluster of {path}", f"one of: {known}"),
+        )
+    if keep_divergent and truncate:
+        fail(env, ("usage", "--keep-divergent and --truncate exclude each other", "choose one"))
+    if not current:
+        targets = sorted({f.target for f in topology.flows if f.source == home and f.enabled})
+        if len(targets) != 1:
+            fail(env, ("usage", "name the cluster traffic is on now", "pass --from CLUSTER"))
+        current = targets[0]
+    if current not in topology.clusters or current == home:
+        fail(
+            env, ("usage", f"--from {current}: not another cluster of {path}", "name two clusters")
+        )
+    opts = fo.FailbackOptions(
+        keep_divergent, truncate, groups, tuple(apps or ()), frozenset(force or ())
+    )
+    with _reported(env):
+        clusters = ex.connect(topology, (current, home), env.dr_factory)
+        try:
+            facts = ex.failback_facts(topology, home, current, clusters)
+            runbook = fo.failback_runbook(topology, facts, opts)
+            if not execute or runbook.refusals:
+                _show(env, runbook, as_json, execute, None)
+                raise typer.Exit(ExitCode.ERROR if runbook.refusals else ExitCode.OK)
+            if not as_json:
+                _show(env, runbook, as_json, execute, None)
+            outcome = ex.execute_failback(
+                topology,
+                runbook,
+                facts,
+                clusters,
+                env.engine_factory,
+                opts,
+                lambda step, what: (
+                    None if as_json else env.err.print(f"[{step}] {what}", markup=False)
+                ),
+                timeout,
+            )
+        finally:
+            clusters.close()
+    if as_json:
+        _show(env, runbook, True, True, outcome.to_json())
+    else:
+        env.out.print(f"Failed back {current} -> {home}: the apps may return to {home}.")

@@ -9,20 +9,35 @@ when it is run again. Prints nothing: the caller gets a `Progress` callback per 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import os
+import re
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-from mm2plan.core.model import Topology
+import yaml
+
+from mm2plan.core.model import MM2_DEFAULT_GROUPS, Flow, Topology
 from mm2plan.core.naming import policy_for
 from mm2plan.core.polling import poll
+from mm2plan.core.progress import Position
 from mm2plan.core.resources import AclBinding
 from mm2plan.execution.session import lock_holder
 from mm2plan.planning import failover as fo
+from mm2plan.planning.desired import replication_settings
 from mm2plan.ports.cluster import ClusterError
 from mm2plan.ports.dr import DrCluster
-from mm2plan.ports.replication import EngineError, FlowKey, FlowState, ReplicationEngine
+from mm2plan.ports.replication import (
+    EngineError,
+    FlowKey,
+    FlowSpec,
+    FlowState,
+    ReplicationEngine,
+)
+from mm2plan.topology.loader import to_document
 
 DrFactory = Callable[[Any], DrCluster]
 Progress = Callable[[str, str], None]
@@ -365,7 +380,7 @@ def execute_failover(
             commits = fo.failover_commits(final_facts, groups, exact)
             by_group: dict[str, dict[tuple[str, int], int]] = {}
             for c in commits:
-                if c.basis != "kept":
+                if c.basis not in ("kept", "synced"):
                     by_group.setdefault(c.group, {})[(c.topic, c.partition)] = c.offset
             for group, offsets in sorted(by_group.items()):
                 dst.commit(group, offsets)
@@ -425,3 +440,273 @@ __all__ = [
     "failover_facts",
     "flow_is_running",
 ]
+
+
+# --- failback -----------------------------------------------------------------------------------
+
+
+EngineFactory = Callable[[Topology], ReplicationEngine | None]
+
+
+def reverse_topology(topology: Topology, home: str, current: str) -> Topology:
+    """The topology the reverse flow runs under: the topology itself when it declares
+    current->home, else a derived one named `<name>-failback` holding only that flow, so the
+    copies it creates on home are owned by it and never show as drift (or deletions) in the
+    topology's own plan."""
+    if fo.flow_of(topology, current, home) is not None:
+        return topology
+    forward = fo.flow_of(topology, home, current)
+    produced = sorted({t for a in topology.apps if current in a.clusters for t in a.produces})
+    patterns = tuple(re.escape(t) for t in produced) or (forward.topics if forward else (".*",))
+    flow = Flow(
+        source=current,
+        target=home,
+        topics=patterns,
+        groups=forward.groups if forward else MM2_DEFAULT_GROUPS,
+        sync_group_offsets=False,
+    )
+    return dataclasses.replace(
+        topology,
+        name=f"{topology.name}-failback",
+        flows=(flow,),
+        apps=(),
+        file=str(failback_file(topology)),
+    )
+
+
+def failback_file(topology: Topology) -> Path:
+    return Path(topology.file).resolve().parent / ".mm2plan" / "failback" / f"{topology.name}.yaml"
+
+
+def write_topology(t: Topology) -> None:
+    """The derived topology, for the runtime's workers to load (secrets as written: the file
+    is readable by its owner only, like the topology it comes from)."""
+    path = Path(t.file)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = yaml.safe_dump(to_document(t), sort_keys=False)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write("# written by `mm2plan failback`: the temporary reverse flow\n" + text)
+
+
+def failback_facts(
+    topology: Topology, home: str, current: str, clusters: Clusters
+) -> fo.FailbackFacts:
+    cur, hom = clusters.get(current), clusters.get(home)
+    errors = dict(clusters.errors)
+    key = fo.record_key(topology.name, home, current)
+    record = None
+    for conn in (cur, hom):
+        if conn is not None and record is None:
+            record = conn.failover_records().get(key)
+    rev = reverse_topology(topology, home, current)
+    if cur is None or hom is None:
+        return fo.FailbackFacts(
+            home,
+            current,
+            now_ms(),
+            errors,
+            record,
+            reverse_declared=rev is topology,
+            reverse_topology=rev.name,
+        )
+    forward = fo.forward_partitions(record or {})
+    origin_ends = hom.end_offsets(sorted({f.topic for f in forward}))
+    forward = [
+        dataclasses.replace(f, origin_end=origin_ends.get((f.topic, f.partition))) for f in forward
+    ]
+    reverse = partition_facts(
+        rev,
+        current,
+        home,
+        cur,
+        hom,
+        {t for a in topology.apps if current in a.clusters for t in a.produces},
+    )
+    names = set((record or {}).get("groups", [])) | set(literal_app_groups(topology, home))
+    groups = sorted(names)
+    c_info, c_comm = cur.groups(groups), cur.committed(groups)
+    h_info = hom.groups(groups)
+    gfacts = tuple(
+        fo.GroupFacts(
+            g,
+            (),
+            c_info[g].members if g in c_info else None,
+            c_comm.get(g, {}),
+            h_info[g].members if g in h_info else None,
+            None,
+        )
+        for g in groups
+    )
+    wanted = {t for a in topology.apps for t in a.consumes + a.produces}
+    home_topics = frozenset(t for t, _p in hom.end_offsets(sorted(wanted)))
+    status = "absent"
+    return fo.FailbackFacts(
+        home,
+        current,
+        now_ms(),
+        errors,
+        record,
+        tuple(forward),
+        reverse,
+        rev is topology,
+        rev.name,
+        status,
+        gfacts,
+        home_topics,
+    )
+
+
+def execute_failback(
+    topology: Topology,
+    runbook: fo.Runbook,
+    facts: fo.FailbackFacts,
+    clusters: Clusters,
+    engine_factory: EngineFactory,
+    opts: fo.FailbackOptions,
+    on_step: Progress,
+    timeout_s: float = 300.0,
+) -> Outcome:
+    home, current = facts.home, facts.current
+    cur, hom = clusters.get(current), clusters.get(home)
+    if cur is None or hom is None or facts.record is None:
+        raise FailoverError("both clusters must answer and a failover be in effect")
+    record = dict(facts.record)
+    fb: dict[str, Any] = dict(record.get("failback") or {})
+    steps_done: list[str] = list(fb.get("steps_done", []))
+    fb.setdefault("started_at", utc_now())
+    fb.setdefault("by", who())
+    fb["mode"] = runbook.mode
+    fb["divergent"] = runbook.extra.get("divergent", {})
+    out = Outcome()
+    started = time.monotonic()
+
+    def save(state: str | None = None) -> None:
+        fb["steps_done"] = steps_done
+        if state is not None:
+            record["state"] = state
+        record["failback"] = fb
+        for conn in (cur, hom):
+            with contextlib.suppress(ClusterError):
+                conn.write_failover_record(fo.record_key(topology.name, home, current), record)
+        out.record = record
+
+    rev = reverse_topology(topology, home, current)
+    rev_key = FlowKey(rev.name, current, home)
+    rev_flow = fo.flow_of(rev, current, home)
+    assert rev_flow is not None
+    save()
+    for step in runbook.steps:
+        if step.manual or step.id == "record":
+            continue
+        if step.id in steps_done:
+            out.skipped.append(step.id)
+            continue
+        if step.id == "fence":
+            try:
+                state = _fence(cur, current, runbook.fence, lift=False)
+            except FailoverError as exc:
+                if exc.code != "fence" or "fence" not in opts.force:
+                    save()
+                    raise
+                state = "none"
+            fb["fence"] = {
+                "cluster": current,
+                "state": state,
+                "acls": [b.to_json() for b in runbook.fence],
+            }
+            on_step("fence", f"{current}: {state}")
+        elif step.id == "start-reverse":
+            if rev is not topology:
+                write_topology(rev)
+            engine = engine_factory(rev)
+            if engine is None:
+                raise FailoverError(
+                    f"no engine runs {rev_key.name}", "failback needs the bundled engine"
+                )
+            engine.start(FlowSpec(rev_key, replication_settings(rev, rev_flow)))
+            on_step("start-reverse", f"{rev_key.name} started; waiting until it has caught up")
+            _await_reverse(topology, rev, current, home, clusters, timeout_s)
+            on_step("start-reverse", f"{home} holds everything written on {current}")
+        elif step.id == "commit-offsets":
+            fresh = failback_facts(topology, home, current, clusters)
+            commits = fo.failback_commits(topology, fresh, list(runbook.groups), opts)
+            by_group: dict[str, dict[tuple[str, int], int]] = {}
+            for c in commits:
+                by_group.setdefault(c.group, {})[(c.topic, c.partition)] = c.offset
+            for group, offsets in sorted(by_group.items()):
+                hom.commit(group, offsets)
+            out.commits = commits
+            fb["offsets"] = [c.to_json() for c in commits]
+            out.seconds_to_consume = round(time.monotonic() - started, 3)
+            on_step("commit-offsets", f"{len(commits)} offset(s) committed on {home}")
+        elif step.id == "restore":
+            if rev is not topology:
+                eng = engine_factory(rev)
+                if eng is not None:
+                    eng.stop(rev_key)
+            lift = [AclBinding.from_json(b) for b in (record.get("fence") or {}).get("acls", [])]
+            if lift and (record.get("fence") or {}).get("state") == "applied":
+                _fence(hom, home, lift, lift=True)
+                record["fence"] = {**record["fence"], "state": "lifted"}
+            if (fb.get("fence") or {}).get("state") == "applied":
+                _fence(cur, current, runbook.fence, lift=True)
+                fb["fence"] = {**fb["fence"], "state": "lifted"}
+            if opts.truncate:
+                skip = {
+                    (f.topic, f.partition): Position(f.origin_end, f.position.runs)
+                    for f in facts.forward
+                    if f.position is not None and f.divergent and f.origin_end is not None
+                }
+                if skip:
+                    cur.write_progress(topology.name, f"{home}->{current}", skip)
+            forward = fo.flow_of(topology, home, current)
+            engine = engine_factory(topology)
+            if forward is not None and engine is not None:
+                engine.start(
+                    FlowSpec(
+                        FlowKey(topology.name, home, current),
+                        replication_settings(topology, forward),
+                    )
+                )
+            on_step("restore", f"{home}->{current} runs again; fences lifted")
+        steps_done.append(step.id)
+        out.done.append(step.id)
+        save()
+    fb["finished_at"] = utc_now()
+    save("failed-back")
+    out.done.append("record")
+    on_step("record", "failback recorded")
+    return out
+
+
+def _await_reverse(
+    topology: Topology,
+    rev: Topology,
+    current: str,
+    home: str,
+    clusters: Clusters,
+    timeout_s: float,
+) -> None:
+    """Until the reverse flow has copied every record of the apps' topics on `current` (and
+    of every topic it already copies): the runtime discovers topics within its refresh."""
+    cur, hom = clusters.get(current), clusters.get(home)
+    assert cur is not None and hom is not None
+    produced = {t for a in topology.apps if current in a.clusters for t in a.produces}
+
+    def behind() -> list[str]:
+        parts = partition_facts(rev, current, home, cur, hom, produced)
+        return [
+            f"{p.topic}-{p.partition}"
+            for p in parts
+            if (p.source_end or 0) > 0
+            and (p.position is None or p.position.next_offset < (p.source_end or 0))
+        ]
+
+    left = poll(behind, lambda b: not b, timeout_s, first_s=0.5, max_s=1.0)
+    if left:
+        raise FailoverError(
+            f"the reverse flow has not caught up in {timeout_s:.0f} s: {', '.join(left[:5])}",
+            "check `mm2plan runtime status`; re-run to keep waiting",
+            code="drain-timeout",
+        )

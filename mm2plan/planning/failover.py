@@ -133,8 +133,10 @@ class Commit:
     partition: int
     offset: int
     basis: str
-    """mapping (exact, from the runtime's runs) | checkpoint | kept (the group is already at or
-    past it) | end (the partition was read to its end) | truncate (past divergent records)"""
+    """mapping (exact, from the runtime's runs) | checkpoint | synced (the group is already there:
+    the runtime synced it) | kept (the group is past it: never moved back) | end (capped at the
+    copy's end) | truncate (past divergent records) | reverse-mapping | keep-divergent | window
+    (outside the exact mapping: conservative, may re-read)"""
     upstream_offset: int | None = None
 
     def to_json(self) -> dict[str, Any]:
@@ -426,7 +428,8 @@ def failover_commits(facts: FailoverFacts, groups: Sequence[str], exact: bool) -
         for key, c in sorted(chosen.items()):
             current = g.target_committed.get(key)
             if current is not None and current >= c.offset:
-                c = Commit(c.group, c.topic, c.partition, current, "kept", c.upstream_offset)
+                basis = "synced" if current == c.offset else "kept"
+                c = Commit(c.group, c.topic, c.partition, current, basis, c.upstream_offset)
             pf = by_remote.get(key)
             if pf is not None and pf.remote_end is not None and c.offset > pf.remote_end:
                 c = Commit(c.group, c.topic, c.partition, pf.remote_end, "end", c.upstream_offset)
@@ -586,7 +589,7 @@ def failover_runbook(topology: Topology, facts: FailoverFacts, opts: Options) ->
         tuple(
             f"{c.group} {c.topic}-{c.partition} -> {c.offset} ({c.basis})"
             for c in commits
-            if c.basis != "kept"
+            if c.basis not in ("kept", "synced")
         )
         or ("nothing to commit",),
         done="commit-offsets" in done,

@@ -65,6 +65,10 @@ MAX_RUNS = 4096
 _UNKNOWN = (KafkaError.UNKNOWN_TOPIC_OR_PART, KafkaError._UNKNOWN_PARTITION)
 
 
+REFRESH_TIMEOUT_S = 3.0
+"""The loop's metadata refresh of the source: how long a stop may wait behind it."""
+
+
 class ReplicatorError(Exception):
     """The flow cannot go on (authorization, fatal producer error); the message says what to do."""
 
@@ -253,10 +257,12 @@ class Replicator:
 
     # --- topics and partitions -------------------------------------------------------------
 
-    def _refresh_topics(self, sync_configs: bool = False) -> None:
+    def _refresh_topics(self, sync_configs: bool = False, timeout_s: float = 30) -> None:
         """New source topics and partitions join the copy; their remote topics are created (or
-        grown) first, and recorded in mm2plan's ownership so `plan` sees no drift."""
-        md = self.consumer.list_topics(timeout=30)
+        grown) first, and recorded in mm2plan's ownership so `plan` sees no drift. In the loop
+        the source's metadata gets a short timeout: a source that is gone must not hold up a
+        stop (failover stops the flow and waits for it) for 30 s."""
+        md = self.consumer.list_topics(timeout=timeout_s)
         names = [n for n, t in md.topics.items() if t.error is None]
         wanted = selected_topics(names, self.policy, self.cfg.target, self.cfg.topics)
         src_parts = {n: len(md.topics[n].partitions) for n in wanted}
@@ -989,7 +995,7 @@ class Replicator:
             if now >= next_refresh:
                 sync = self.share == 0 and now >= next_config
                 try:
-                    self._refresh_topics(sync_configs=sync)
+                    self._refresh_topics(sync_configs=sync, timeout_s=REFRESH_TIMEOUT_S)
                 except KafkaException as exc:  # a cluster briefly away: the next refresh
                     log.warning("reading topics of %s: %s", c.source, _describe(exc))
                 if sync:

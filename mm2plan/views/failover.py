@@ -10,7 +10,7 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-from mm2plan.planning.failover import FAIL, MARKS, OK, WARN, Runbook
+from mm2plan.planning.failover import FAIL, FORCEABLE, MARKS, OK, WARN, Runbook
 
 _STYLE = {OK: "green", FAIL: "bold red", WARN: "yellow"}
 
@@ -53,12 +53,14 @@ def render_human(runbook: Runbook, execute: bool) -> Group:
     refusals = runbook.refusals
     if refusals:
         checks = ", ".join(sorted({c.id for c in refusals}))
+        forceable = sorted({c.id for c in refusals if c.id in FORCEABLE})
+        hint = (
+            " Fix them, or go on regardless with " + " ".join(f"--force {f}" for f in forceable)
+            if forceable
+            else " Fix them first (none of them can be forced)."
+        )
         parts.append(
-            Text(
-                f"Refused: {len(refusals)} check(s) failed ({checks}). Fix them, or name each "
-                "with --force CHECK to go on regardless.",
-                style="bold red",
-            )
+            Text(f"Refused: {len(refusals)} check(s) failed ({checks}).{hint}", style="bold red")
         )
     elif not execute:
         parts.append(Text("Run again with --execute to perform the steps above.", style="bold"))

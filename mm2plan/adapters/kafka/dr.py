@@ -19,7 +19,8 @@ from mm2plan.adapters.kafka.ownership import KafkaOwnership
 from mm2plan.core.bookkeeping import FAILOVER_TOPIC, PROGRESS_TOPIC
 from mm2plan.core.mm2_records import Checkpoint, Heartbeat, RecordFormatError
 from mm2plan.core.model import Cluster
-from mm2plan.core.progress import Position, decode
+from mm2plan.core.offsets import Run
+from mm2plan.core.progress import Position, decode, encode, progress_key
 from mm2plan.core.resources import canonical_json
 from mm2plan.ports.cluster import ClusterError
 from mm2plan.ports.dr import GroupInfo, TimedCheckpoint, TopicPartitionKey
@@ -199,6 +200,17 @@ class KafkaDr(KafkaOwnership):
                 "check that the principal may READ the group and its topics",
                 code="group-commit",
             )
+
+    def write_progress(
+        self, topology: str, flow: str, positions: Mapping[TopicPartitionKey, Position]
+    ) -> None:
+        records = {
+            progress_key(topology, flow, t, p).decode(): encode(
+                pos.next_offset, [Run(u, d, n) for u, d, n in pos.runs]
+            )
+            for (t, p), pos in positions.items()
+        }
+        self._produce(PROGRESS_TOPIC, records)
 
     def failover_records(self) -> dict[str, dict[str, Any]]:
         out: dict[str, dict[str, Any]] = {}
