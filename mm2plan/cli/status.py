@@ -44,8 +44,10 @@ EPILOG = """Examples:
 
 Lag comes from Kafka (the source's end offsets minus the runtime's progress on the target),
 so it is right while the runtime is down; when a cluster does not answer, from the runtime's
-last report, and the output says so. Green: within the topology's slo; red: outside; yellow:
-unknown (it fails the check too), except a checkpoint's age, which never decides the exit code.
+last report, and the output says so. Green: within the topology's slo, as read from the
+clusters; red: outside it; yellow: unknown, or within it by the runtime's report alone. Yellow
+fails the check too, except a checkpoint's age, which never decides the exit code (checkpoints
+are written when a group's offsets move: an idle group's last one is old and still exact).
 
 Exit codes: 0 every flow runs within the SLO, 1 a flow is not running, outside the SLO or cannot
 be checked (or errors), 64 usage error. --watch exits on Ctrl-C with the code of its last

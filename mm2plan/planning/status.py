@@ -273,6 +273,15 @@ def report_lag(workers: Sequence[WorkerFacts], now: float) -> list[PartitionLag]
     return sorted(out, key=lambda x: (x.topic, x.partition))
 
 
+def _judge(value: float, limit: float, basis: str) -> Verdict:
+    """Beyond the limit: red whatever the source. Within it: green from the clusters, yellow
+    from the runtime's last report alone (its view of the source may be as stale as the
+    report, so a check cannot vouch for it)."""
+    if value > limit:
+        return Verdict.BREACH
+    return Verdict.UNKNOWN if basis != "kafka" else Verdict.OK
+
+
 def _records_figure(values: Iterable[int | None], slo: Slo, basis: str) -> Figure:
     vals = list(values)
     known = [v for v in vals if v is not None]
@@ -282,7 +291,7 @@ def _records_figure(values: Iterable[int | None], slo: Slo, basis: str) -> Figur
         if total > limit:
             return Figure(total, Verdict.BREACH, basis, limit)
         return Figure(None, Verdict.UNKNOWN, basis, limit)
-    return Figure(total, Verdict.OK if total <= limit else Verdict.BREACH, basis, limit)
+    return Figure(total, _judge(total, limit, basis), basis, limit)
 
 
 def _seconds_figure(values: Iterable[float | None], slo: Slo, basis: str) -> Figure:
@@ -294,7 +303,7 @@ def _seconds_figure(values: Iterable[float | None], slo: Slo, basis: str) -> Fig
         if worst > limit:
             return Figure(worst, Verdict.BREACH, basis, limit)
         return Figure(None, Verdict.UNKNOWN, basis, limit)
-    return Figure(worst, Verdict.OK if worst <= limit else Verdict.BREACH, basis, limit)
+    return Figure(worst, _judge(worst, limit, basis), basis, limit)
 
 
 def _lag(facts: FlowFacts, now: float) -> tuple[list[PartitionLag], list[str], str, str]:
@@ -395,7 +404,7 @@ def _age(
         at = max((float(getattr(w, reported)) for w in facts.workers), default=0.0)
         if at > 0:
             age = max(0.0, now - at)
-            verdict = Verdict.OK if age <= limit else Verdict.BREACH
+            verdict = _judge(age, limit, "runtime")
             note = f"from the runtime's last report: {facts.target_error}"
             return Figure(age, verdict, "runtime", limit, note)
         return Figure(None, Verdict.UNKNOWN, "", limit, facts.target_error)
@@ -502,13 +511,15 @@ def assess_flow(
     if state_verdict is not Verdict.OK:
         problems.append(f"{facts.state}" + (f": {facts.reason}" if facts.reason else ""))
     problems += _lag_problems(lag_records, lag_seconds)
-    if hb.fails:
+    if hb.fails and hb.value is None:
+        problems.append(f"no heartbeat ({hb.note})")
+    elif hb.fails and hb.verdict is Verdict.BREACH:
         problems.append(
-            f"no heartbeat ({hb.note})"
-            if hb.value is None
-            else f"last heartbeat {_num(hb.value)} s ago > {_num(hb.limit or 0)} "
+            f"last heartbeat {_num(hb.value or 0)} s ago > {_num(hb.limit or 0)} "
             "(slo.max_lag_seconds + the heartbeat interval)"
         )
+    elif hb.fails:
+        problems.append(f"last heartbeat {_num(hb.value or 0)} s ago by the runtime's report only")
     return FlowHealth(
         source=flow.source,
         target=flow.target,
@@ -529,23 +540,23 @@ def assess_flow(
 
 
 def _lag_problems(records: Figure, seconds: Figure) -> list[str]:
-    if records.value is None and seconds.value is None:
-        return ["lag unknown"] if records.fails else []
     out = []
-    if records.fails:
-        out.append(
-            "lag unknown"
-            if records.value is None
-            else f"lag {_num(records.value)} records > {_num(records.limit or 0)} "
-            "(slo.max_lag_records)"
-        )
-    if seconds.fails:
-        out.append(
-            "lag in seconds unknown"
-            if seconds.value is None
-            else f"lag {_num(seconds.value)} s > {_num(seconds.limit or 0)} (slo.max_lag_seconds)"
-        )
-    return out
+    unchecked = []
+    for fig, unit, bound in (
+        (records, "records", "slo.max_lag_records"),
+        (seconds, "s", "slo.max_lag_seconds"),
+    ):
+        if not fig.fails:
+            continue
+        if fig.verdict is Verdict.BREACH:
+            out.append(f"lag {_num(fig.value or 0)} {unit} > {_num(fig.limit or 0)} ({bound})")
+        elif fig.value is None:
+            out.append("lag unknown")
+        else:
+            unchecked.append(f"{_num(fig.value)} {unit}")
+    if unchecked:
+        out.append(f"lag {' / '.join(unchecked)} by the runtime's last report only")
+    return list(dict.fromkeys(out))
 
 
 def _num(v: float) -> str:

@@ -61,25 +61,23 @@ def _rate(fig: Figure) -> str:
 def status_view(report: StatusReport, verbose: bool = False) -> RenderableType:
     """The table, then what the figures cannot say (reasons, where a figure comes from,
     failovers and fences in effect, clusters that did not answer), then the verdict."""
-    table = Table(box=None, pad_edge=False, header_style="bold")
+    table = Table(box=None, pad_edge=False, header_style="bold", collapse_padding=True)
     for name, justify in (
         ("flow", "left"),
         ("engine", "left"),
         ("state", "left"),
-        ("topics", "right"),
         ("lag", "right"),
         ("lag s", "right"),
-        ("records/s", "right"),
+        ("rec/s", "right"),
         ("heartbeat", "right"),
         ("checkpoint", "right"),
     ):
-        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+        table.add_column(name, justify=justify, no_wrap=name != "flow")  # type: ignore[arg-type]
     for flow in report.flows:
         table.add_row(
             Text(flow.name, "bold"),
             flow.engine,
             Text(flow.state, VERDICT_STYLE[flow.state_verdict]),
-            str(len(flow.topics)),
             _records(flow.lag_records),
             _seconds(flow.lag_seconds),
             _rate(flow.throughput),
@@ -92,22 +90,21 @@ def status_view(report: StatusReport, verbose: bool = False) -> RenderableType:
 
 
 def _topic_rows(table: Table, topic: TopicStatus, verbose: bool) -> None:
+    """A topic under its flow (with -v: its copy's name, and a row for each partition with
+    the next offset to copy and the source's end)."""
+    name = f"  {topic.topic}"
+    if verbose:
+        name += f" -> {topic.remote_topic}"
     table.add_row(
-        Text(f"  {topic.topic} -> {topic.remote_topic}", "dim"),
-        "",
-        "",
-        count(len(topic.partitions), "partition"),
-        _records(topic.lag_records),
-        _seconds(topic.lag_seconds),
+        Text(name, "dim"), "", "", _records(topic.lag_records), _seconds(topic.lag_seconds)
     )
     if not verbose:
         return
     for p in topic.partitions:
         table.add_row(
-            Text(f"    {p.topic}-{p.partition}", "dim"),
+            Text(f"    {p.partition}: {_offsets(p)}", "dim"),
             "",
             "",
-            Text(_offsets(p), "dim"),
             "?" if p.records is None else f"{p.records:,}",
             "?" if p.seconds is None else f"{p.seconds:,.1f}",
         )
@@ -116,7 +113,7 @@ def _topic_rows(table: Table, topic: TopicStatus, verbose: bool) -> None:
 def _offsets(p: PartitionLag) -> str:
     if p.next_offset is None or p.end_offset is None:
         return ""
-    return f"{p.next_offset:,}/{p.end_offset:,}"
+    return f"next {p.next_offset:,} / end {p.end_offset:,}"
 
 
 def _notes(report: StatusReport) -> Text:

@@ -137,6 +137,9 @@ def test_an_unreachable_source_falls_back_to_the_runtimes_last_report_and_says_s
     )
     h = assess_flow(f, SLO, NOW)
     assert h.lag_records.basis == "runtime" and h.lag_records.value == 10
+    # within the SLO, but by the report alone: yellow, and the check fails
+    assert h.lag_records.verdict is Verdict.UNKNOWN and not h.within_slo
+    assert h.problems == ("lag 10 records / 15 s by the runtime's last report only",)
     # what was pending 5 s before the report has waited 10 s more since
     assert h.lag_seconds.value == 15.0
     assert any("runtime's last report (10 s ago): cluster dc1: cannot reach" in n for n in h.notes)
@@ -187,6 +190,10 @@ def test_heartbeats_old_missing_disabled_and_from_the_report() -> None:
     )
     h = assess_flow(f, SLO, NOW)
     assert (h.heartbeat_age.value, h.heartbeat_age.basis) == (2.0, "runtime")
+    assert h.heartbeat_age.verdict is Verdict.UNKNOWN
+    assert "last heartbeat 2 s ago by the runtime's report only" in h.problems
+    far = facts(heartbeat_ms=None, target_error="x", workers=(worker(last_heartbeat_at=NOW - 99),))
+    assert assess_flow(far, SLO, NOW).heartbeat_age.verdict is Verdict.BREACH
     assert "cluster dc2: unreachable" in h.heartbeat_age.note
 
 
