@@ -180,6 +180,8 @@ def mm2_properties(topology: Topology) -> Export:
             "replication.policy.separator", topology.defaults.separator
         ),
         "replication.factor": shared.pop("replication.factor", rf),
+        # mm2plan plans ACLs from apps: MM2 copying the source's would add ACLs no plan shows.
+        "sync.topic.acls.enabled": shared.pop("sync.topic.acls.enabled", "false"),
         **{k: rf for k in WORKER_TOPIC_RFS},
     }
     export = Export(diagnostics=[*cc.diagnostics, *diags, *_not_exported(topology)])
@@ -207,7 +209,9 @@ def mm2_properties(topology: Topology) -> Export:
             for p in sorted(cc.providers)
         ]
         out.append("")
-    out.append("# naming, and the replication factor of the topics MM2 and its workers create")
+    out.append(
+        "# naming, ACLs, and the replication factor of the topics MM2 and its workers create"
+    )
     out += [format_entry(k, v) for k, v in global_lines.items()]
     out.append("")
     if shared:

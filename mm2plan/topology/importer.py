@@ -372,6 +372,8 @@ def _flow(
     for name in CONNECTOR_RUNTIME:
         e = _flow_value(name, pair, settings)
         value = e.value.strip() if e else RUNTIME_PROPERTIES[name].mm2_default
+        if name.endswith(".topic.replication.factor") and value == str(rf):
+            value = ""  # the topology's replication_factor
         problem = property_problem(name, value)
         if problem and e is not None:
             imp.warn(e, f"{e.key}: {problem}", code=MM2_CONFIG)
@@ -379,9 +381,6 @@ def _flow(
         props[name] = value
     flush = clusters[pair.target].offset_flush
     props["offset.flush.interval.ms"] = flush.value.strip() if flush else CONNECT_OFFSET_FLUSH_MS
-    for name in [n for n in props if n.endswith(".topic.replication.factor")]:
-        if props[name] == str(rf):
-            props[name] = ""  # the topology's replication_factor
     # Client overrides given per cluster and role, then the pair's own.
     for role, side, k_side in (
         ("consumer", pair.source, "source.consumer."),
