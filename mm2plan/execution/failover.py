@@ -43,6 +43,11 @@ DrFactory = Callable[[Any], DrCluster]
 Progress = Callable[[str, str], None]
 """(step id, what happened) as each step finishes."""
 
+FAILOVER_ACTIONS = frozenset({"fence", "drain", "stop-replication", "commit-offsets"})
+"""The runbook steps --execute performs (the others are checks, the record, or manual)."""
+
+FAILBACK_ACTIONS = frozenset({"fence", "start-reverse", "commit-offsets", "restore"})
+
 MAX_TIMESTAMP_LOOKUPS = 256
 """Partitions whose oldest unreplicated record is looked up (one read each) for the RPO."""
 
@@ -327,7 +332,7 @@ def execute_failover(
     save("in-progress")
     key = FlowKey(topology.name, src_alias, dst_alias)
     for step in runbook.steps:
-        if step.manual:
+        if step.id not in FAILOVER_ACTIONS:
             continue
         if step.id in steps_done or (step.id == "fence" and fence_state in ("applied", "none")):
             out.skipped.append(step.id)
@@ -337,41 +342,35 @@ def execute_failover(
             if src is None:
                 fence_state = "pending"
                 out.pending.append("fence")
+                save("in-progress")
                 on_step(
                     "fence",
                     f"{src_alias} does not answer: the fence is pending; re-run "
                     "`mm2plan failover --execute` as soon as it answers",
                 )
-                save("in-progress")
                 continue
             try:
                 fence_state = _fence(src, src_alias, runbook.fence, lift=False)
+                said = f"{len(runbook.fence)} DENY WRITE ACL(s) on {src_alias}"
             except FailoverError as exc:
-                if exc.code == "fence" and "fence" in opts.force:
-                    fence_state = "none"
-                    on_step("fence", f"not fenced (forced): {exc}")
-                else:
+                if exc.code != "fence" or "fence" not in opts.force:
                     save("in-progress")
                     raise
-            else:
-                on_step("fence", f"{len(runbook.fence)} DENY WRITE ACL(s) on {src_alias}")
-            steps_done.append("fence")
+                fence_state = "none"
+                said = f"not fenced (forced): {exc}"
         elif step.id == "drain":
             _drain(topology, runbook, clusters, drain_timeout_s)
-            steps_done.append("drain")
-            on_step("drain", f"{dst_alias} holds every record of {src_alias}'s topics")
+            said = f"{dst_alias} holds every record of {src_alias}'s topics"
         elif step.id == "stop-replication":
             if engine is not None:
                 engine.stop(key)
-                on_step("stop-replication", f"{key.name} stopped on the {engine.name} engine")
+                said = f"{key.name} stopped on the {engine.name} engine"
             else:
-                on_step(
-                    "stop-replication",
+                said = (
                     f"no adapter for the {topology.runtime.engine} engine: stop {key.name} "
-                    "there yourself",
+                    "there yourself"
                 )
-            steps_done.append("stop-replication")
-        elif step.id == "commit-offsets":
+        else:  # commit-offsets
             final_facts = failover_facts(topology, src_alias, dst_alias, clusters, engine)
             groups = list(runbook.groups)
             exact = final_facts.source_error is None and (
@@ -386,16 +385,14 @@ def execute_failover(
                 dst.commit(group, offsets)
             out.commits = commits
             out.seconds_to_consume = round(time.monotonic() - started, 3)
-            steps_done.append("commit-offsets")
-            on_step(
-                "commit-offsets",
+            said = (
                 f"{sum(len(o) for o in by_group.values())} offset(s) of {len(by_group)} group(s) "
-                f"committed on {dst_alias}",
+                f"committed on {dst_alias}"
             )
-        elif step.id == "record":
-            continue
+        steps_done.append(step.id)
         out.done.append(step.id)
-        save("in-progress")
+        save("in-progress")  # recorded before it is reported: a kill after the line re-runs nothing
+        on_step(step.id, said)
     save("done", utc_now())
     out.done.append("record")
     on_step("record", f"failover recorded on {dst_alias} ({runbook.record_key})")
@@ -597,7 +594,7 @@ def execute_failback(
     assert rev_flow is not None
     save()
     for step in runbook.steps:
-        if step.manual or step.id == "record":
+        if step.id not in FAILBACK_ACTIONS:
             continue
         if step.id in steps_done:
             out.skipped.append(step.id)
