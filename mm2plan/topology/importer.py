@@ -493,8 +493,37 @@ def _build(
     ]
     flow_pairs.sort(key=lambda p: p.first_line)
     flows = [_flow(imp, p, settings, clusters, policy, rf) for p in flow_pairs]
+    _unused_client_overrides(imp, clusters, flow_pairs)
     _heartbeat_only(imp, aliases, pairs, flow_pairs, settings, clusters_entry)
     return _document(aliases, clusters, flows, policy, separator, rf, settings, name)
+
+
+def _unused_client_overrides(
+    imp: _Importer, clusters: Mapping[str, _ClusterImport], flow_pairs: list[_Pair]
+) -> None:
+    """`<alias>.consumer.*` reaches flows from the alias, `<alias>.producer.*` flows into it,
+    `admin.*` both; MM2 also gives them to clients mm2plan's flow overrides cannot name (the
+    checkpoint connector's target consumer, the offset-syncs producer on the source)."""
+    sources = {p.source for p in flow_pairs}
+    targets = {p.target for p in flow_pairs}
+    for alias, c in clusters.items():
+        for role, used_as, lost_as in (
+            ("consumer", alias in sources, alias in targets),
+            ("producer", alias in targets, alias in sources),
+        ):
+            for e in c.roles[role].values():
+                if lost_as or not used_as:
+                    imp.warn(
+                        e,
+                        f"{e.key} is only partly imported: mm2plan's flow properties have no "
+                        f"{'target.consumer.' if role == 'consumer' else 'source.producer.'} "
+                        "override"
+                        if used_as
+                        else f"{e.key} is not imported: no flow uses {alias} for a {role}",
+                    )
+        if c.roles["admin"] and alias not in sources | targets:
+            for e in c.roles["admin"].values():
+                imp.warn(e, f"{e.key} is not imported: {alias} takes part in no flow")
 
 
 def _heartbeat_only(

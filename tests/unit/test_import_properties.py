@@ -241,3 +241,24 @@ def test_the_document_is_yaml_the_loader_takes_without_a_word() -> None:
     assert result.text is not None
     assert yaml.safe_load(result.text) == result.document
     assert not load_text(result.text, "x.yaml").diagnostics.has_errors()
+
+
+def test_client_overrides_by_role_go_where_mm2_gives_them() -> None:
+    _, t, warnings = imported(
+        BASE
+        + "\n".join(
+            [
+                "east->west.enabled = true",  # 5
+                "west->east.enabled = false",  # 6
+                "west->east.emit.heartbeats.enabled = false",  # 7
+                "west.producer.linger.ms = 5",  # 8: the flow's target producer
+                "east.admin.request.timeout.ms = 9000",  # 9: the flow's source admin
+                "east.producer.batch.size = 1",  # 10: MM2's offset-syncs producer only
+            ]
+        )
+    )
+    props = t.flows[0].properties
+    assert props["target.producer.linger.ms"] == "5"
+    assert props["source.admin.request.timeout.ms"] == "9000"
+    assert not any("batch.size" in k for k in props)
+    assert [(line, "east.producer.batch.size" in m) for _, line, m in warnings] == [(10, True)]
