@@ -235,6 +235,7 @@ def failover_facts(
         groups,
         frozenset(t for t, _p in existing),
         records.get(fo.record_key(topology.name, source, target)),
+        src.has_authorizer() if src is not None else None,
     )
 
 
@@ -551,6 +552,7 @@ def failback_facts(
         status,
         gfacts,
         home_topics,
+        cur.has_authorizer(),
     )
 
 

@@ -20,6 +20,7 @@ from pathlib import Path
 import yaml
 
 from mm2plan.core.model import (
+    App,
     Cluster,
     ConfigValue,
     Defaults,
@@ -164,11 +165,23 @@ class Sandbox:
             for c in self.clusters
         }
         flows: tuple[Flow, ...] = ()
+        apps: tuple[App, ...] = ()
         if len(self.clusters) >= 2:
             first, second = self.clusters[0].name, self.clusters[1].name
-            clusters[first] = replace(clusters[first], topics=(TopicSpec("orders", 3),))
+            for name in (first, second):  # the second's own `orders`: the app's after failover
+                clusters[name] = replace(clusters[name], topics=(TopicSpec("orders", 3),))
             flows = (Flow(first, second, topics=("orders",)),)
-        return Topology(1, clusters, flows, defaults=Defaults(replication_factor=1))
+            apps = (
+                App(
+                    "orders-service",
+                    "User:orders-service",
+                    (first, second),
+                    consumes=("orders",),
+                    produces=("orders",),
+                    groups=("orders-service",),
+                ),
+            )
+        return Topology(1, clusters, flows, apps, defaults=Defaults(replication_factor=1))
 
     def topology_yaml(self) -> str:
         schema = resources.files("mm2plan").joinpath("data/topology.schema.json")

@@ -95,6 +95,8 @@ class FailoverFacts:
     target_topics: frozenset[str] = frozenset()
     record: Mapping[str, Any] | None = None
     """The failover record already on the target (a re-run continues it)."""
+    source_authorizer: bool | None = None
+    """Whether the source can hold the fence's ACLs (None: it did not answer)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -573,10 +575,23 @@ def failover_runbook(topology: Topology, facts: FailoverFacts, opts: Options) ->
 
     fence = fence_bindings(topology, src, apps)
     fence_state = (record.get("fence") or {}).get("state") if in_effect(record) else None
+    c = []
+    if fence and fence_state not in ("applied", "none"):
+        if facts.source_authorizer is False:
+            _check(
+                c,
+                "fence",
+                FAIL,
+                f"{src} has no authorizer: the apps' writes there cannot be fenced; stop their "
+                "producers yourself",
+                force,
+            )
+        elif facts.source_authorizer is None:
+            c.append(Check("fence", WARN, f"pending until {src} answers: run --execute again then"))
     fence_step = Step(
         "fence",
         f"Fence {src}: deny the apps' writes there",
-        (),
+        tuple(c),
         tuple(f"create {b.describe()} on {src}" for b in fence)
         or ("no app produces on " + src + ": nothing to fence",),
         done=fence_state in ("applied", "none"),
@@ -770,6 +785,7 @@ class FailbackFacts:
     groups: tuple[GroupFacts, ...] = ()
     """target_* fields: the current cluster; source_* fields: home."""
     home_topics: frozenset[str] = frozenset()
+    current_authorizer: bool | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -953,11 +969,21 @@ def failback_runbook(topology: Topology, facts: FailbackFacts, opts: FailbackOpt
     fb = record.get("failback") or {}
     done = set(fb.get("steps_done", []))
     commits = failback_commits(topology, facts, groups, opts)
+    c = []
+    if fence_cur and facts.current_authorizer is False and "fence" not in done:
+        _check(
+            c,
+            "fence",
+            FAIL,
+            f"{cur} has no authorizer: the apps' writes there cannot be fenced during the "
+            "switch; stop their producers yourself",
+            force,
+        )
     steps += [
         Step(
             "fence",
             f"Fence {cur}: deny the apps' writes there during the switch",
-            (),
+            tuple(c),
             tuple(f"create {b.describe()} on {cur}" for b in fence_cur) or ("nothing to fence",),
             done="fence" in done,
         ),

@@ -41,6 +41,10 @@ class DrCluster(ClusterAdmin, Protocol):
         """Raises ClusterError unless the cluster answers."""
         ...
 
+    def has_authorizer(self) -> bool:
+        """Whether ACLs (the failover's fence) can be set here at all."""
+        ...
+
     def heartbeats(self, topic: str) -> dict[tuple[str, str], int]:
         """(source, target) -> timestamp (ms) of the newest heartbeat in `topic`."""
         ...

@@ -14,8 +14,10 @@ from confluent_kafka import (
     TopicPartition,
 )
 
+from mm2plan.adapters.kafka.acls import MATCH_ANY
 from mm2plan.adapters.kafka.client import json_object
 from mm2plan.adapters.kafka.ownership import KafkaOwnership
+from mm2plan.adapters.kafka.reader import KafkaReader
 from mm2plan.core.bookkeeping import FAILOVER_TOPIC, PROGRESS_TOPIC
 from mm2plan.core.mm2_records import Checkpoint, Heartbeat, RecordFormatError
 from mm2plan.core.model import Cluster
@@ -29,11 +31,18 @@ _DR_READER_GROUP = "mm2plan-dr-reader"
 """Never joined or committed: a name for the consumers that read offsets and timestamps."""
 
 
-class KafkaDr(KafkaOwnership):
+class KafkaDr(KafkaReader, KafkaOwnership):
     """`DrCluster`: each read is one short-lived consumer or one admin call."""
 
     def probe(self) -> None:
         self._connect()
+
+    def has_authorizer(self) -> bool:
+        future = self._submit(
+            "describing ACLs",
+            lambda: self._admin.describe_acls(MATCH_ANY, request_timeout=self.timeout_s),
+        )
+        return self._acls(future) is not None
 
     def heartbeats(self, topic: str) -> dict[tuple[str, str], int]:
         out: dict[tuple[str, str], int] = {}
