@@ -289,6 +289,8 @@ def test_drained_failover_loses_and_rereads_nothing(
             "fence",
         )
         assert code == 0, (doc.get("refused"), doc["steps"])
+        took = doc["executed"]["seconds_to_consume"]
+        print(f"\ndrained failover: groups could consume {took} s after --execute (drain included)")
         exact = [o for o in doc["executed"]["offsets"] if o["basis"] in ("mapping", "synced")]
         assert exact, doc["executed"]
         read = consume(dc2, [r"^(dc1\.)?orders$"])
@@ -371,6 +373,7 @@ def test_failback_brings_the_outage_writes_home_and_the_group_continues(
         start_clusters([dc1])  # dc1 returns, with its 90 divergent records
         code, out = run("failback", str(path), "--to", "dc1")
         assert code == 1 and "divergent" in out and "90" in out, out
+        t0 = time.monotonic()
         code, out = run(
             "failback",
             str(path),
@@ -382,6 +385,9 @@ def test_failback_brings_the_outage_writes_home_and_the_group_continues(
             "fence",
         )
         assert code == 0, out
+        print(
+            f"\nfailback took {time.monotonic() - t0:.1f} s (the reverse flow's catch-up included)"
+        )
 
         read = consume(dc1, [r"^(dc2\.)?orders$"])
         assert not set(read) & set(processed), "re-read on dc1"
