@@ -184,10 +184,37 @@ class Defaults:
     sync_topic_configs: bool = True
 
 
+CREDENTIAL_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie"})
+"""HTTP headers that carry credentials whatever their value looks like."""
+
+
+def header_value(name: str, value: str) -> ConfigValue:
+    """A Connect REST header's value: a Secret where it may carry a credential."""
+    if name.lower() in CREDENTIAL_HEADERS:
+        return Secret(value)
+    return config_value(name, value)
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectTls:
+    """How mm2plan talks TLS to the Connect REST API (`runtime.connect.tls`): PEM files."""
+
+    ca_location: str | None = None
+    """CA bundle the worker's certificate is checked against (default: the system's)."""
+    certificate_location: str | None = None
+    """Client certificate, for a worker that asks for one (`listeners.https.ssl.client.auth`)."""
+    key_location: str | None = None
+    key_password: Secret | None = None
+    verify: bool = True
+
+
 @dataclass(frozen=True, slots=True)
 class Runtime:
     engine: str = "bundled"
     connect_url: str = "http://localhost:8083"
+    connect_headers: Mapping[str, ConfigValue] = field(default_factory=dict)
+    """Sent with every Connect REST request (e.g. `Authorization`); credentials are Secrets."""
+    connect_tls: ConnectTls = field(default_factory=ConnectTls)
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,6 +21,7 @@ from mm2plan.core.model import (
     MM2_DEFAULT_TOPICS_EXCLUDE,
     App,
     Cluster,
+    ConnectTls,
     Defaults,
     Flow,
     Runtime,
@@ -30,6 +31,7 @@ from mm2plan.core.model import (
     Topology,
     config_value,
     has_reference,
+    header_value,
     is_sensitive_key,
     join_path,
 )
@@ -459,10 +461,17 @@ def _build(doc: dict[str, Any], file: str, marks: Mapping[str, SourceRange]) -> 
             )
         )
     r = _mapping(doc.get("runtime"))
-    url = _mapping(r.get("connect")).get("url")
+    connect = _mapping(r.get("connect"))
+    url = connect.get("url")
     runtime = Runtime(
         engine=str(r.get("engine")) if r.get("engine") in ("bundled", "connect") else "bundled",
         connect_url=url if isinstance(url, str) else Runtime().connect_url,
+        connect_headers={
+            str(k): header_value(str(k), v)
+            for k, v in _mapping(connect.get("headers")).items()
+            if isinstance(v, str)
+        },
+        connect_tls=_connect_tls(_mapping(connect.get("tls"))),
     )
     s = _mapping(doc.get("slo"))
     lag_s = s.get("max_lag_seconds")
@@ -487,6 +496,41 @@ def _build(doc: dict[str, Any], file: str, marks: Mapping[str, SourceRange]) -> 
         file=file,
         marks=marks,
     )
+
+
+def _connect_tls(tls: Mapping[str, Any]) -> ConnectTls:
+    def text(key: str) -> str | None:
+        v = tls.get(key)
+        return v if isinstance(v, str) and v else None
+
+    password = text("key_password")
+    return ConnectTls(
+        ca_location=text("ca_location"),
+        certificate_location=text("certificate_location"),
+        key_location=text("key_location"),
+        key_password=Secret(password) if password is not None else None,
+        verify=_bool(tls.get("verify"), True),
+    )
+
+
+def _runtime_doc(r: Runtime, redact: bool) -> dict[str, Any]:
+    """Only what is set beyond the URL: a topology without headers or TLS dumps as before."""
+    connect: dict[str, Any] = {"url": r.connect_url}
+    if r.connect_headers:
+        connect["headers"] = {k: _config_doc(v, redact) for k, v in r.connect_headers.items()}
+    tls = r.connect_tls
+    if tls != ConnectTls():
+        doc: dict[str, Any] = {
+            k: getattr(tls, k)
+            for k in ("ca_location", "certificate_location", "key_location")
+            if getattr(tls, k) is not None
+        }
+        if tls.key_password is not None:
+            doc["key_password"] = _config_doc(tls.key_password, redact)
+        if not tls.verify:
+            doc["verify"] = False
+        connect["tls"] = doc
+    return {"engine": r.engine, "connect": connect}
 
 
 def to_document(t: Topology, redact_secrets: bool = False) -> dict[str, Any]:
@@ -535,7 +579,7 @@ def to_document(t: Topology, redact_secrets: bool = False) -> dict[str, Any]:
             for a in t.apps
         }
     if t.runtime != Runtime():
-        doc["runtime"] = {"engine": t.runtime.engine, "connect": {"url": t.runtime.connect_url}}
+        doc["runtime"] = _runtime_doc(t.runtime, redact_secrets)
     if t.slo != Slo():
         doc["slo"] = {
             "max_lag_records": t.slo.max_lag_records,

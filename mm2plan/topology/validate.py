@@ -474,3 +474,20 @@ def _secrets(t: Topology) -> Iterator[Diagnostic]:
                     source=t.mark(path),
                     path=path,
                 )
+    connect = "runtime.connect"
+    written: list[tuple[str, str, Secret | str | None]] = [
+        (join_path(join_path(connect, "headers"), k), f"header {k}", v)
+        for k, v in t.runtime.connect_headers.items()
+    ]
+    password = t.runtime.connect_tls.key_password
+    written.append((f"{connect}.tls.key_password", "tls.key_password", password))
+    for path, what, secret in written:
+        if isinstance(secret, Secret) and not secret.is_reference:
+            yield warning(
+                "plaintext-secret",
+                f"runtime.connect: {what} is written in plain text",
+                'use "${env:NAME}" or "${file:/path}"; the value is resolved only when '
+                "mm2plan calls the Connect REST API",
+                source=t.mark(path),
+                path=path,
+            )
