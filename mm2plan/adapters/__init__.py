@@ -1,4 +1,5 @@
-"""Adapters: the ports implemented on real libraries (confluent-kafka) and in memory (tests).
+"""Adapters: the ports implemented on real libraries (confluent-kafka, httpx) and in memory (tests).
 
-May import: mm2plan.core, mm2plan.ports, and each adapter its own library.
+May import: mm2plan.core, mm2plan.ports, and each adapter its own library; `connect` also reads
+the connectors' desired configs from mm2plan.planning.
 """

@@ -33,8 +33,12 @@ def _default_dr_factory(cluster: Cluster) -> DrCluster:
 
 
 def _default_engine_factory(topology: Topology) -> ReplicationEngine | None:
-    """The topology's engine: the bundled runtime, run beside the topology file. The Connect
-    engine has no adapter yet: its flows are recorded as pending."""
+    """The topology's engine: the bundled runtime, run beside the topology file, or MM2's
+    connectors on the Kafka Connect cluster at runtime.connect.url (httpx loads only then)."""
+    if topology.runtime.engine == "connect":
+        from mm2plan.adapters.connect.engine import ConnectEngine
+
+        return ConnectEngine(topology)
     if topology.runtime.engine != "bundled":
         return None
     from mm2plan.runtime.engine import BundledEngine

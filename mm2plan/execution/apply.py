@@ -220,8 +220,9 @@ class Applier:
                     self.engine.update(FlowSpec(key, settings))
                 else:  # new, or recorded but unknown to the engine (applied without one)
                     self.engine.start(FlowSpec(key, settings))
-            except EngineError as exc:
-                errors[c.address] = OpError(exc.code, str(exc))
+            except EngineError as exc:  # with its hint: a failed change is all apply shows
+                hint = f" (hint: {exc.hint})" if exc.hint else ""
+                errors[c.address] = OpError(exc.code, f"{exc}{hint}")
         return errors
 
 
