@@ -92,6 +92,9 @@ class LiveCluster:
     """None when the cluster has no authorizer (ACL changes cannot be applied there)."""
     owned: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     """mm2plan's ownership records on this cluster, by resource address."""
+    failovers: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    """Failover records on this cluster (`__mm2plan.failover`), by key: a flow a failover
+    stopped is held, not restarted by apply. Not serialized: not part of a plan's state."""
 
     def to_json(self) -> dict[str, Any]:
         return {

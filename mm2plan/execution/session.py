@@ -11,15 +11,17 @@ import json
 import os
 import socket
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from mm2plan.core.graph import TopologyGraph
 from mm2plan.core.model import Topology
+from mm2plan.core.resources import LiveState
 from mm2plan.execution.errors import Refused
 from mm2plan.execution.live import ClusterRead, read_live
+from mm2plan.planning.failover import in_effect, record_key
 from mm2plan.planning.plan import Plan, load_plan
 from mm2plan.planning.planner import FlowRun, make_destroy_plan, make_plan
 from mm2plan.ports.cluster import ClusterConnection, ClusterError, ConnectionFactory
@@ -92,16 +94,38 @@ def read_plan(
     live = read_live(admins, progress, data="owned")
     if destroy:
         return make_destroy_plan(topology, live)
-    flows = flow_runs(topology, engine) if engine is not None else None
+    flows = flow_runs(topology, engine, held_flows(topology, live)) if engine is not None else None
     return make_plan(topology, live, targets, graph, flows)
 
 
-def flow_runs(topology: Topology, engine: ReplicationEngine) -> dict[str, FlowRun]:
+def held_flows(topology: Topology, live: LiveState) -> dict[str, str]:
+    """Flows a failover in effect stopped, by name, with why: `apply` must not restart one
+    (it would copy a returning primary's divergent records); `failback` restores it."""
+    out: dict[str, str] = {}
+    for flow in topology.enabled_flows():
+        key = record_key(topology.name, flow.source, flow.target)
+        for lc in live.clusters.values():
+            rec = lc.failovers.get(key)
+            if in_effect(rec):
+                assert rec is not None
+                out[flow.name] = (
+                    f"held by the failover {flow.source} -> {flow.target} "
+                    f"({rec.get('state')}, {rec.get('started_at')}): `mm2plan failback "
+                    f"--to {flow.source}` restores it"
+                )
+    return out
+
+
+def flow_runs(
+    topology: Topology, engine: ReplicationEngine, held: Mapping[str, str] | None = None
+) -> dict[str, FlowRun]:
     """Each enabled flow's run, as its engine describes it, by flow name."""
     out = {}
     for flow in topology.enabled_flows():
         status = engine.describe(FlowKey(topology.name, flow.source, flow.target))
-        out[flow.name] = FlowRun(status.state.value, status.settings, status.reason)
+        out[flow.name] = FlowRun(
+            status.state.value, status.settings, status.reason, (held or {}).get(flow.name, "")
+        )
     return out
 
 

@@ -51,6 +51,8 @@ class FlowRun:
     settings: Mapping[str, Any] | None = None
     """What it runs with; None: the engine does not say."""
     reason: str = ""
+    held: str = ""
+    """Why the flow is stopped on purpose (a failover in effect): apply leaves it stopped."""
 
 
 def topology_doc(topology: Topology) -> Any:
@@ -469,6 +471,8 @@ def _run_change(
         before = FlowSettings(dict(run.settings))
         reason = "config differs: the engine runs other settings; apply restarts it with these"
         return Change(addr, Action.UPDATE, before, after, reason, deps)
+    if run.held:
+        return Change(addr, Action.NOOP, after, after, run.held)
     if run.state == "failed":
         reason = f"flow is failed: {run.reason or 'no reason given'}; apply restarts it"
     elif run.state == "stopped":

@@ -293,6 +293,8 @@ def test_drained_failover_loses_and_rereads_nothing(
         print(f"\ndrained failover: groups could consume {took} s after --execute (drain included)")
         exact = [o for o in doc["executed"]["offsets"] if o["basis"] in ("mapping", "synced")]
         assert exact, doc["executed"]
+        code, out = run("plan", str(path))
+        assert code == 0 and "replication[" not in out, out  # held: apply does not restart it
         read = consume(dc2, [r"^(dc1\.)?orders$"])
         assert not set(read) & set(processed), "re-read on dc2"
         assert set(read) | set(processed) == set(range(4000)), "lost"

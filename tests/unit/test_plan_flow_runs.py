@@ -8,7 +8,7 @@ from mm2plan.core.addresses import Kind
 from mm2plan.core.model import Topology
 from mm2plan.execution.apply import Applier
 from mm2plan.execution.live import read_live
-from mm2plan.execution.session import flow_runs
+from mm2plan.execution.session import flow_runs, held_flows
 from mm2plan.planning.plan import Action, Change
 from mm2plan.planning.planner import FlowRun, make_plan
 from mm2plan.ports.replication import FlowKey, FlowState, FlowStatus
@@ -88,3 +88,27 @@ def test_flow_runs_do_not_change_the_fingerprint() -> None:
     failed = make_plan(topology, live, flows={"dc1->dc2": FlowRun("failed", None, "boom")})
     assert running.fingerprint == failed.fingerprint == make_plan(topology, live).fingerprint
     assert failed.has_changes and not running.has_changes
+
+
+def test_a_flow_a_failover_stopped_is_held_not_restarted() -> None:
+    topology, admins, engine = applied()
+    engine.stop(KEY)
+    live = read_live(admins)
+    dc2 = live.clusters["dc2"]
+    record = {"state": "done", "started_at": "2026-12-02T03:00:00Z"}
+    held_live = type(live)(
+        {
+            **live.clusters,
+            "dc2": type(dc2)(
+                dc2.alias, dc2.topics, dc2.acls, dc2.owned, {"default/dc1->dc2": record}
+            ),
+        }
+    )
+    held = held_flows(topology, held_live)
+    assert "failback --to dc1" in held["dc1->dc2"]
+    plan = make_plan(topology, held_live, flows=flow_runs(topology, engine, held))
+    [change] = [c for c in plan.changes if c.kind is Kind.REPLICATION]
+    assert change.action is Action.NOOP
+    # once failed back, the record no longer holds it: apply would start it again
+    record["state"] = "failed-back"
+    assert held_flows(topology, held_live) == {}

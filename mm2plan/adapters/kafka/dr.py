@@ -15,9 +15,8 @@ from confluent_kafka import (
 )
 
 from mm2plan.adapters.kafka.acls import MATCH_ANY
-from mm2plan.adapters.kafka.client import json_object
 from mm2plan.adapters.kafka.ownership import KafkaOwnership
-from mm2plan.adapters.kafka.reader import KafkaReader
+from mm2plan.adapters.kafka.reader import KafkaReader, json_records
 from mm2plan.core.bookkeeping import FAILOVER_TOPIC, PROGRESS_TOPIC
 from mm2plan.core.mm2_records import Checkpoint, Heartbeat, RecordFormatError
 from mm2plan.core.model import Cluster
@@ -222,15 +221,7 @@ class KafkaDr(KafkaReader, KafkaOwnership):
         self._produce(PROGRESS_TOPIC, records)
 
     def failover_records(self) -> dict[str, dict[str, Any]]:
-        out: dict[str, dict[str, Any]] = {}
-        for key, value in self._read_all(FAILOVER_TOPIC):
-            name = (key or b"").decode(errors="replace")
-            doc = json_object(value) if value else None
-            if doc is None:
-                out.pop(name, None)
-            else:
-                out[name] = doc
-        return out
+        return json_records(self._read_all(FAILOVER_TOPIC))
 
     def write_failover_record(self, key: str, record: Mapping[str, Any]) -> None:
         self._ensure_topic(FAILOVER_TOPIC, {"cleanup.policy": "compact"})

@@ -22,9 +22,9 @@ from confluent_kafka.admin import (
 )
 
 from mm2plan.adapters.kafka.acls import MATCH_ANY, from_ck
-from mm2plan.adapters.kafka.client import UNREACHABLE, KafkaConnection, outcome
+from mm2plan.adapters.kafka.client import UNREACHABLE, KafkaConnection, json_object, outcome
 from mm2plan.adapters.kafka.ownership import owned_records
-from mm2plan.core.bookkeeping import STATE_TOPIC
+from mm2plan.core.bookkeeping import FAILOVER_TOPIC, STATE_TOPIC
 from mm2plan.core.naming import BROKER_TOPICS
 from mm2plan.core.ownership import owned_topic_names
 from mm2plan.core.polling import poll
@@ -37,6 +37,19 @@ keeps each response a few MB (one request for all of them was 40% slower)."""
 
 
 Offsets = Mapping[TopicPartition, Future[ListOffsetsResultInfo]]
+
+
+def json_records(records: list[tuple[bytes | None, bytes | None]]) -> dict[str, dict[str, Any]]:
+    """A compacted topic of JSON values by key, as its last record for each key says."""
+    out: dict[str, dict[str, Any]] = {}
+    for key, value in records:
+        name = (key or b"").decode(errors="replace")
+        doc = json_object(value) if value else None
+        if doc is None:
+            out.pop(name, None)
+        else:
+            out[name] = doc
+    return out
 
 
 class KafkaReader(KafkaConnection):
@@ -74,6 +87,7 @@ class KafkaReader(KafkaConnection):
             lambda: self._admin.describe_acls(MATCH_ANY, request_timeout=self.timeout_s),
         )
         owned = owned_records(self._read_all(STATE_TOPIC)) if STATE_TOPIC in shapes else {}
+        failovers = json_records(self._read_all(FAILOVER_TOPIC)) if FAILOVER_TOPIC in shapes else {}
         if data == "owned":
             named = owned_topic_names(owned)
             names = [n for n in names if n in named]
@@ -86,7 +100,7 @@ class KafkaReader(KafkaConnection):
             for n, (p, rf) in shapes.items()
             if n not in gone
         }
-        return LiveCluster(self.alias, topics, acls, owned)
+        return LiveCluster(self.alias, topics, acls, owned, failovers)
 
     def _describe_configs(self, names: list[str]) -> list[tuple[str, Future[Any]]]:
         out: list[tuple[str, Future[Any]]] = []
