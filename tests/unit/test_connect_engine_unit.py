@@ -227,3 +227,24 @@ def test_quoted_texts_lose_the_secrets_the_caller_knows() -> None:
         c.put_config(SOURCE, {"name": SOURCE})
     assert "s3cr3t" not in e.value.message and "(sensitive)" in e.value.message
     assert "runtime.connect.headers" in e.value.hint
+
+
+def test_an_invalid_config_says_which_values_connect_refused() -> None:
+    message = (
+        "Connector configuration is invalid and contains the following 1 error(s):\n"
+        "Invalid value no.such.Class for configuration replication.policy.class: Class "
+        "no.such.Class could not be found.\nYou can also find the above list of errors at the "
+        "endpoint `/connector-plugins/{connectorType}/config/validate`"
+    )  # Kafka 4.3.1's words, as the lab's worker answered them
+
+    def handler(_r: httpx.Request) -> httpx.Response:
+        return httpx.Response(400, json={"error_code": 400, "message": message})
+
+    with pytest.raises(ConnectError) as e, client(handler) as c:
+        c.put_config(SOURCE, {"name": SOURCE})
+    assert e.value.message.endswith(
+        "(400: Connector configuration is invalid and contains the following 1 error(s): "
+        "Invalid value no.such.Class for configuration replication.policy.class: Class "
+        "no.such.Class could not be found.)"
+    )
+    assert "export --format connect-json" in e.value.hint

@@ -3,7 +3,8 @@
 Every failure is a `ConnectError` whose message says which worker, which request and what came
 back (a 5xx's message, something that is not JSON, no answer at all), with a hint; the texts it
 quotes pass through `redact`, so no credential the caller knows of reaches a terminal or a log.
-A 409 (the worker's group is rebalancing) is retried for a while: Connect asks for exactly that.
+A request refused because the workers' group is rebalancing (409, or a 5xx that says so) is
+retried for a while: Connect asks for exactly that, and did nothing meanwhile.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import httpx
 from mm2plan.core.polling import poll
 
 REBALANCE_WAIT_S = 30.0
-"""How long a request answered 409 (rebalance in progress) is retried."""
+"""How long a request refused for a rebalance is retried."""
 SNIPPET = 120
 """Characters of an unexpected answer quoted in an error."""
 
@@ -216,7 +217,7 @@ class ConnectClient:
                     "the worker may have stopped; check it, then re-run",
                 ) from None
 
-        response = poll(send, lambda r: r.status_code != 409, REBALANCE_WAIT_S, max_s=1.0)
+        response = poll(send, lambda r: not _rebalancing(r), REBALANCE_WAIT_S, max_s=1.0)
         status = response.status_code
         if status == 404 and missing_ok:
             return absent
@@ -233,12 +234,12 @@ class ConnectClient:
         message = self.redact(_message(r))
         said = f"{r.status_code}" + (f": {message}" if message else "")
         where = f"the Kafka Connect worker at {self.url}"
-        if r.status_code == 409:
+        if _rebalancing(r):
             return ConnectError(
-                f"{where} kept answering {method} {path} with 409 (a rebalance is under way) "
-                f"for {REBALANCE_WAIT_S:g} s",
-                "wait until the Connect cluster is stable, then re-run",
-                409,
+                f"{where} kept answering {method} {path} with {said} for {REBALANCE_WAIT_S:g} s",
+                "wait until the Connect cluster is stable (its workers keep rebalancing?), then "
+                "re-run",
+                r.status_code,
             )
         if r.status_code in (401, 403):
             return ConnectError(
@@ -277,20 +278,36 @@ class ConnectClient:
         )
 
 
+def _rebalancing(r: httpx.Response) -> bool:
+    """The worker refused for now, before doing anything: 409 (rebalance in progress), or, as
+    Kafka 4.3.1 answers requests forwarded to the leader while its group is about to
+    rebalance, 500 "Request cannot be completed because a rebalance is expected"."""
+    if r.status_code == 409:
+        return True
+    return r.status_code >= 500 and "rebalance" in _message(r).lower()
+
+
 def _reason(exc: Exception) -> str:
     text = str(exc) or type(exc).__name__
     return text.splitlines()[0] if text.splitlines() else text
 
 
 def _message(r: httpx.Response) -> str:
-    """Connect's error body is `{"error_code": .., "message": ..}`; its first line, shortened."""
+    """Connect's error body is `{"error_code": .., "message": ..}`: its first line, and for an
+    invalid config the errors listed after it (not the pointer to the validate endpoint), but no
+    Java stack frames; shortened."""
     try:
         doc = r.json()
         text = str(doc.get("message") or "") if isinstance(doc, dict) else ""
     except (json.JSONDecodeError, UnicodeDecodeError):
         text = r.text
-    first = text.strip().splitlines()[0] if text.strip() else ""
-    return first[:300] + ("..." if len(first) > 300 else "")
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    if lines and lines[0].startswith("Connector configuration is invalid"):
+        lines = [lines[0].rstrip(":") + ":", *(x for x in lines[1:] if x.startswith("Invalid "))]
+        first = " ".join(lines)
+    else:
+        first = lines[0] if lines else ""
+    return first[:400] + ("..." if len(first) > 400 else "")
 
 
 def _snippet(r: httpx.Response, redact: Callable[[str], str]) -> str:

@@ -31,7 +31,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from mm2plan.adapters.connect.client import (
@@ -347,8 +347,10 @@ class ConnectEngine:
                 if s is None:
                     waiting.append(f"{kind_of(name)} is not on the worker yet")
                     continue
-                live.statuses[name] = s
                 tasks = client.task_configs(name) or []
+                # the tasks of its current generation: fewer tasks leave their statuses behind
+                s = replace(s, tasks=tuple(t for t in s.tasks if t.id < len(tasks)))
+                live.statuses[name] = s
                 if s.state != "RUNNING":
                     waiting.append(f"{kind_of(name)} is {s.state}")
                 elif not _tasks_current(tasks, config) or len(tasks) != len(s.tasks):
