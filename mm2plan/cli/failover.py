@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -123,6 +124,7 @@ def failover(
             ("usage", f"--force {unknown[0]}: no such check", "one of: " + ", ".join(fo.FORCEABLE)),
         )
     opts = fo.Options(groups, tuple(apps or ()), drain, max_lag, frozenset(force or ()))
+    began = time.monotonic()
     engine = env.engine_factory(topology)
     with _reported(env):
         clusters = ex.connect(topology, (target, source), env.dr_factory)
@@ -148,13 +150,18 @@ def failover(
             )
         finally:
             clusters.close()
+    whole = round(time.monotonic() - began, 3)
     if as_json:
-        _show(env, runbook, True, True, outcome.to_json())
+        _show(env, runbook, True, True, {**outcome.to_json(), "command_seconds": whole})
     else:
         took = outcome.seconds_to_consume
         env.out.print(
-            f"Failed over {source} -> {target}"
-            + (f": groups can consume on {target} {took:.1f} s after --execute" if took else "")
+            f"Failed over {source} -> {target} in {whole:.1f} s"
+            + (
+                f"; the groups could consume on {target} {took:.1f} s after the checks"
+                if took
+                else ""
+            )
             + (f"; pending: {', '.join(outcome.pending)}" if outcome.pending else "")
         )
         if outcome.pending:

@@ -78,12 +78,22 @@ class Clusters:
                     c.close()
 
 
-def connect(topology: Topology, aliases: Iterable[str], factory: DrFactory) -> Clusters:
+PROBE_TIMEOUT_S = 3.0
+"""How long a cluster may take to answer before a failover treats it as gone: the source is
+usually the one that is down, and every second here delays the groups' move."""
+
+
+def connect(
+    topology: Topology,
+    aliases: Iterable[str],
+    factory: DrFactory,
+    probe_timeout_s: float = PROBE_TIMEOUT_S,
+) -> Clusters:
     out = Clusters()
     for alias in aliases:
         try:
             conn = factory(topology.clusters[alias])
-            conn.probe()
+            conn.probe(probe_timeout_s)
             out.conns[alias] = conn
         except ClusterError as exc:
             out.conns[alias] = None

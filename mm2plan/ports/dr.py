@@ -37,8 +37,9 @@ class GroupInfo:
 class DrCluster(ClusterAdmin, Protocol):
     alias: str
 
-    def probe(self) -> None:
-        """Raises ClusterError unless the cluster answers."""
+    def probe(self, timeout_s: float | None = None) -> None:
+        """Raises ClusterError unless the cluster answers within `timeout_s` (default: the
+        connection's own timeout)."""
         ...
 
     def has_authorizer(self) -> bool:

@@ -33,8 +33,15 @@ _DR_READER_GROUP = "mm2plan-dr-reader"
 class KafkaDr(KafkaReader, KafkaOwnership):
     """`DrCluster`: each read is one short-lived consumer or one admin call."""
 
-    def probe(self) -> None:
-        self._connect()
+    def probe(self, timeout_s: float | None = None) -> None:
+        if timeout_s is None or timeout_s >= self.timeout_s:
+            self._connect()
+            return
+        full, self.timeout_s = self.timeout_s, timeout_s
+        try:
+            self._connect()
+        finally:
+            self.timeout_s = full
 
     def has_authorizer(self) -> bool:
         future = self._submit(
