@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -131,11 +131,7 @@ def failover(
         try:
             facts = ex.failover_facts(topology, source, target, clusters, engine)
             runbook = fo.failover_runbook(topology, facts, opts)
-            if not execute or runbook.refusals:
-                _show(env, runbook, as_json, execute, None)
-                raise typer.Exit(ExitCode.ERROR if runbook.refusals else ExitCode.OK)
-            if not as_json:
-                _show(env, runbook, as_json, execute, None)
+            _refuse_or_announce(env, runbook, as_json, execute)
             outcome = ex.execute_failover(
                 topology,
                 runbook,
@@ -143,9 +139,7 @@ def failover(
                 clusters,
                 engine,
                 opts,
-                lambda step, what: (
-                    None if as_json else env.err.print(f"[{step}] {what}", markup=False)
-                ),
+                _step_printer(env, as_json),
                 drain_timeout,
             )
         finally:
@@ -169,6 +163,26 @@ def failover(
                 f"The fence of {source} is pending: run this command again as soon as {source} "
                 "answers, before any app can reach it."
             )
+
+
+def _refuse_or_announce(env: Env, runbook: Runbook, as_json: bool, execute: bool) -> None:
+    """A dry run or a refused runbook is shown and ends the command (exit 1 when refused);
+    one about to be executed is shown first to people (JSON readers get it with the outcome)."""
+    if not execute or runbook.refusals:
+        _show(env, runbook, as_json, execute, None)
+        raise typer.Exit(ExitCode.ERROR if runbook.refusals else ExitCode.OK)
+    if not as_json:
+        _show(env, runbook, as_json, execute, None)
+
+
+def _step_printer(env: Env, as_json: bool) -> Callable[[str, str], None]:
+    """Each executed step as one `[step] what happened` line on stderr (none with --json)."""
+
+    def printed(step: str, what: str) -> None:
+        if not as_json:
+            env.err.print(f"[{step}] {what}", markup=False)
+
+    return printed
 
 
 def _show(
@@ -246,11 +260,7 @@ def failback(
         try:
             facts = ex.failback_facts(topology, home, current, clusters)
             runbook = fo.failback_runbook(topology, facts, opts)
-            if not execute or runbook.refusals:
-                _show(env, runbook, as_json, execute, None)
-                raise typer.Exit(ExitCode.ERROR if runbook.refusals else ExitCode.OK)
-            if not as_json:
-                _show(env, runbook, as_json, execute, None)
+            _refuse_or_announce(env, runbook, as_json, execute)
             outcome = ex.execute_failback(
                 topology,
                 runbook,
@@ -258,9 +268,7 @@ def failback(
                 clusters,
                 env.engine_factory,
                 opts,
-                lambda step, what: (
-                    None if as_json else env.err.print(f"[{step}] {what}", markup=False)
-                ),
+                _step_printer(env, as_json),
                 timeout,
             )
         finally:

@@ -54,3 +54,25 @@ def decode(value: bytes | None) -> Position | None:
         return Position(int(doc["next"]), runs)
     except (ValueError, TypeError, KeyError, AttributeError):
         return None
+
+
+def apply_record(
+    positions: dict[tuple[str, int], Position],
+    topology: str,
+    flow: str,
+    key: bytes | None,
+    value: bytes | None,
+) -> None:
+    """Fold one record of the progress topic into `positions` (the flow's, by source
+    partition): a later record of a key replaces it, a tombstone or unreadable one removes it;
+    other flows' records are left out. The inverse of `progress_key`/`encode`."""
+    prefix = f"{topology}/{flow}/"
+    name = (key or b"").decode(errors="replace")
+    if not name.startswith(prefix):
+        return
+    topic, _, part = name[len(prefix) :].rpartition("/")
+    pos = decode(value)
+    if pos is None:
+        positions.pop((topic, int(part)), None)
+    else:
+        positions[(topic, int(part))] = pos

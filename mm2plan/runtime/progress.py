@@ -15,7 +15,15 @@ from collections.abc import Mapping
 from confluent_kafka import Consumer, TopicPartition
 
 from mm2plan.core.bookkeeping import PROGRESS_TOPIC
-from mm2plan.core.progress import FORMAT_VERSION, RUNS_KEPT, Position, decode, encode, progress_key
+from mm2plan.core.progress import (
+    FORMAT_VERSION,
+    RUNS_KEPT,
+    Position,
+    apply_record,
+    decode,
+    encode,
+    progress_key,
+)
 from mm2plan.runtime.watermarks import watermarks
 
 __all__ = [
@@ -33,7 +41,6 @@ def read_positions(
     client: Mapping[str, str], topology: str, flow: str, timeout_s: float = 30.0
 ) -> dict[tuple[str, int], Position]:
     """Every position of this flow, read to the topic's end (committed records only)."""
-    prefix = f"{topology}/{flow}/"
     consumer = Consumer(
         {
             **client,
@@ -61,15 +68,7 @@ def read_positions(
                     if err.code() == err._PARTITION_EOF:
                         todo.discard(msg.partition())
                     continue
-                key = (msg.key() or b"").decode(errors="replace")
-                if not key.startswith(prefix):
-                    continue
-                topic, _, part = key[len(prefix) :].rpartition("/")
-                pos = decode(msg.value())
-                if pos is None:
-                    out.pop((topic, int(part)), None)
-                else:
-                    out[(topic, int(part))] = pos
+                apply_record(out, topology, flow, msg.key(), msg.value())
                 off = msg.offset()
                 if off is not None and off + 1 >= ends[msg.partition()]:
                     todo.discard(msg.partition())

@@ -21,7 +21,7 @@ from mm2plan.core.bookkeeping import FAILOVER_TOPIC, PROGRESS_TOPIC
 from mm2plan.core.mm2_records import Checkpoint, Heartbeat, RecordFormatError
 from mm2plan.core.model import Cluster
 from mm2plan.core.offsets import Run
-from mm2plan.core.progress import Position, decode, encode, progress_key
+from mm2plan.core.progress import Position, apply_record, encode, progress_key
 from mm2plan.core.resources import canonical_json
 from mm2plan.ports.cluster import ClusterError
 from mm2plan.ports.dr import GroupInfo, TimedCheckpoint, TopicPartitionKey
@@ -76,18 +76,9 @@ class KafkaDr(KafkaReader, KafkaOwnership):
         return out
 
     def progress(self, topology: str, flow: str) -> dict[TopicPartitionKey, Position]:
-        prefix = f"{topology}/{flow}/"
         out: dict[TopicPartitionKey, Position] = {}
         for key, value in self._read_all(PROGRESS_TOPIC):
-            name = (key or b"").decode(errors="replace")
-            if not name.startswith(prefix):
-                continue
-            topic, _, part = name[len(prefix) :].rpartition("/")
-            pos = decode(value)
-            if pos is None:
-                out.pop((topic, int(part)), None)
-            else:
-                out[(topic, int(part))] = pos
+            apply_record(out, topology, flow, key, value)
         return out
 
     def _consumer(self) -> Consumer:
